@@ -20,6 +20,15 @@ commands:
 ${SERVE_USAGE}`;
 
 async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
+  log.info("starting", { version: VERSION, listen: cfg.listen, dataDir: cfg.dataDir, pid: process.pid });
+  // Signals are taken from the first moment: a SIGTERM that arrives while the
+  // store opens must still close it cleanly, not kill the process mid-write.
+  let stop: ((signal: string) => void) | undefined;
+  let early: string | undefined;
+  const onSignal = (signal: string): void => (stop ? stop(signal) : void (early ??= signal));
+  process.on("SIGTERM", () => onSignal("SIGTERM"));
+  process.on("SIGINT", () => onSignal("SIGINT"));
+
   const store = await Store.open(cfg.dataDir);
   const svc = await StudyService.open(store, log, { leaseSweepMs: cfg.leaseSweepMs });
   const { server, health } = createGrpcServer(svc, log, { maxMessageBytes: cfg.maxMessageBytes });
@@ -31,10 +40,9 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
     await store.close();
     throw e;
   }
-  log.info("listening", { address, dataDir: cfg.dataDir, studies: svc.studyCount, version: VERSION });
 
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     log.info("shutting down: draining in-flight calls", { signal, drainTimeoutMs: cfg.drainTimeoutMs });
@@ -59,8 +67,11 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
         });
     });
   };
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  if (early) {
+    stop(early);
+    return;
+  }
+  log.info("listening", { address, dataDir: cfg.dataDir, studies: svc.studyCount, version: VERSION });
 }
 
 async function main(argv: string[]): Promise<number> {

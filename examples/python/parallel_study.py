@@ -159,6 +159,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"algorithm {info.resolved_algorithm or 'random'}, max_trials {info.max_trials}",
             file=sys.stderr,
         )
+        if info.max_trials != args.trials:
+            # The daemon leaves max_trials out of the load_if_exists identity
+            # (it can be changed with UpdateStudy); the study's own budget wins.
+            print(
+                f"warning: study {info.name} exists with max_trials {info.max_trials}, not {args.trials}",
+                file=sys.stderr,
+            )
 
         deadline = time.monotonic() + args.timeout
         stop = threading.Event()

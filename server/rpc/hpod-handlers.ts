@@ -82,8 +82,9 @@ export function createHpodHandlers(svc: StudyService, log: Logger): HpodServiceS
 
   const watchStudy: grpc.handleServerStreamingCall<WatchStudyRequest, WatchStudyResponse> = (call) => {
     const req: unknown = call.request;
+    // grpc-js turns an 'error' event into the stream's final status.
     const end = (code: grpc.status, details: string): void => {
-      call.destroy(Object.assign(new Error(details), { code, details }));
+      call.emit("error", { code, details });
     };
     if (isDecodeFailure(req)) {
       end(grpc.status.INVALID_ARGUMENT, `request is not a valid WatchStudyRequest message: ${decodeFailureMessage(req)}`);

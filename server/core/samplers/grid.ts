@@ -42,6 +42,8 @@ export class GridSampler implements Sampler {
   /** Number of distinct grid points. */
   readonly size: number;
   private readonly roots: GridNode[];
+  /** The key a point has once stored as a trial (see canonicalKey). */
+  private readonly keyOf: (flat: FlatParams) => string;
 
   /** Ranks in visiting order, for `orderSeed`. */
   private order: Uint32Array | undefined;
@@ -56,6 +58,7 @@ export class GridSampler implements Sampler {
   private firstUnfinished = 0;
 
   constructor(space: CompiledSpace, axes: readonly GridAxisDef[], fields: GridFields) {
+    this.keyOf = canonicalKey(space);
     const explicit = axisValues(space, axes, `${fields.algorithm}.grid.axes`);
     const nodes = space.dims.map((dim) => ({
       dim,
@@ -86,7 +89,7 @@ export class GridSampler implements Sampler {
       const flat = this.point(order[this.cursor]);
       // The cursor stays on the point it returns: if the caller drops it, the
       // next call offers it again; once a trial holds it, it is skipped.
-      if (!this.used.has(CompiledSpace.key(flat))) return { kind: "params", flat };
+      if (!this.used.has(this.keyOf(flat))) return { kind: "params", flat };
     }
     return this.anyUnfinished(ctx.trials) ? { kind: "wait" } : { kind: "exhausted" };
   }
@@ -125,7 +128,7 @@ export class GridSampler implements Sampler {
       this.firstUnfinished = 0;
     }
     for (; this.indexed < trials.length; this.indexed++) {
-      this.used.add(CompiledSpace.key(trials[this.indexed].flat));
+      this.used.add(this.keyOf(trials[this.indexed].flat));
     }
   }
 
@@ -136,6 +139,18 @@ export class GridSampler implements Sampler {
     }
     return this.firstUnfinished < trials.length;
   }
+}
+
+/**
+ * Key of a point as the study will hold it. The engine stores assembled
+ * parameters and shows trials as their flattening, and for schedules that
+ * round trip is not the identity (milestones come back sorted), so comparing
+ * raw flat values would never see some points as used and hand them out
+ * forever. Spaces without schedules round-trip exactly and skip the detour.
+ */
+function canonicalKey(space: CompiledSpace): (flat: FlatParams) => string {
+  if (!space.def.parameters.some((p) => p.domain.type === "lr_schedule")) return (flat) => CompiledSpace.key(flat);
+  return (flat) => CompiledSpace.key(space.flatten(space.assemble(flat)));
 }
 
 /** Children of `node` that are active when it takes `value`. */

@@ -10,10 +10,18 @@ const ONE_MINUS_EPS = 1 - 2 ** -53;
 
 const primeList: number[] = [2];
 
+function isPrime(c: number): boolean {
+  for (const p of primeList) {
+    if (p * p > c) return true;
+    if (c % p === 0) return false;
+  }
+  return true;
+}
+
 /** The j-th prime (0-based: 2, 3, 5, ...), grown on demand. */
 export function nthPrime(j: number): number {
   for (let c = primeList[primeList.length - 1] + 1; primeList.length <= j; c++) {
-    if (primeList.every((p) => p * p > c || c % p !== 0)) primeList.push(c);
+    if (isPrime(c)) primeList.push(c);
   }
   return primeList[j];
 }
@@ -49,16 +57,28 @@ export class HaltonCoordinate {
   /** The coordinate of point `index` (an integer >= 0), in [0, 1). */
   value(index: number): number {
     const b = this.base;
+    if (this.mult === undefined || this.add === undefined) return radicalInverse(index, b);
     let n = index;
     let u = 0;
     let scale = 1 / b;
-    if (this.mult === undefined || this.add === undefined) {
-      for (; n > 0; n = Math.floor(n / b), scale /= b) u += (n % b) * scale;
-      return u;
-    }
     for (let i = 0; i < this.mult.length; i++, n = Math.floor(n / b), scale /= b) {
       u += ((this.mult[i] * (n % b) + this.add[i]) % b) * scale;
     }
     return Math.min(u, ONE_MINUS_EPS);
   }
+}
+
+/**
+ * The plain radical inverse as one division of integers (digits reversed over
+ * b^digits), so a point that is exactly k / b^j comes out correctly rounded
+ * and lands in its own cell, not at the top of the one below.
+ */
+function radicalInverse(index: number, b: number): number {
+  let reversed = 0;
+  let denom = 1;
+  for (let n = index; n > 0; n = Math.floor(n / b)) {
+    reversed = reversed * b + (n % b);
+    denom *= b;
+  }
+  return Math.min(reversed / denom, ONE_MINUS_EPS);
 }

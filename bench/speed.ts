@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+/**
+ * Speed benchmark of hpod: trials/s and Suggest/Report latency against a real
+ * daemon with durable writes, next to DiagnosticsService/Echo through the same
+ * server and the same client arrangement, which is the reference the
+ * project's bars divide by. See bench/README.md.
+ *
+ * The same file is both the coordinator and, with --child, a client process
+ * (forked by the coordinator).
+ */
+import { fileURLToPath } from "node:url";
+import { parseArgs, USAGE, UsageError, type Options } from "./speed/args.js";
+import { runClientProcess } from "./speed/client-proc.js";
+import { externalDaemon, fsType, startDaemon, type DaemonHandle } from "./speed/daemon.js";
+import { measureLevel, type LevelResult } from "./speed/measure.js";
+import { machine, printHeader, printLevel, printSummary, writeJson, type RunInfo } from "./speed/report.js";
+
+const SCRIPT = fileURLToPath(import.meta.url);
+
+async function coordinate(opts: Options): Promise<void> {
+  const daemon: DaemonHandle = opts.address ? externalDaemon(opts.address, opts.daemonPid) : await startDaemon();
+  // Ctrl-C must not leave a daemon and a temp dir behind.
+  const onSignal = (): void => void daemon.stop().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const m = machine();
+    const info = runInfo(daemon, opts);
+    printHeader(m, info);
+    const levels: LevelResult[] = [];
+    for (const n of opts.workers) {
+      const level = await measureLevel({ address: daemon.address, daemonPid: daemon.pid }, n, opts, SCRIPT);
+      printLevel(level);
+      levels.push(level);
+    }
+    printSummary(levels);
+    if (opts.json) {
+      writeJson(opts.json, m, info, levels);
+      console.log(`\nwrote ${opts.json}`);
+    }
+  } catch (e) {
+    const tail = daemon.logTail();
+    if (tail.length) console.error(`daemon log tail:\n${tail.join("\n")}`);
+    throw e;
+  } finally {
+    const code = await daemon.stop();
+    if (code !== null && code !== 0) console.error(`daemon exited with code ${code}`);
+  }
+}
+
+function runInfo(d: DaemonHandle, o: Options): RunInfo {
+  return {
+    address: d.address,
+    daemonPid: d.pid ?? null,
+    dataDir: d.dataDir ?? null,
+    dataDirFs: fsType(d.dataDir),
+    warmupSeconds: o.warmup,
+    seconds: o.seconds,
+    workers: o.workers,
+    workersPerConnection: o.workersPerChannel,
+  };
+}
+
+function main(): void {
+  let opts: Options;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`speed: ${e.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (opts.child) {
+    runClientProcess();
+    return;
+  }
+  // Exit explicitly: a leftover handle (a gRPC channel, a timer) must not keep the benchmark alive.
+  coordinate(opts).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+      process.exit(1);
+    },
+  );
+}
+
+main();

@@ -1,0 +1,113 @@
+/** Command line of bench/speed.ts. */
+
+export const USAGE = `usage: node dist/bench/speed.js [options]
+
+  --workers LIST            concurrency levels, comma-separated (default 1,8,64)
+  --seconds S               measured seconds per phase (default 10)
+  --warmup S                warm-up seconds before each measurement (default 1)
+  --client-procs K          client processes the workers are split across
+                            (default: 1 for N=1, 2 for N>=8; never more than N)
+  --workers-per-channel M   workers sharing one gRPC connection (default 8)
+  --json FILE               also write every number to FILE
+  --address HOST:PORT       use a running daemon instead of starting one
+  --daemon-pid PID          with --address: the daemon's pid, for CPU accounting
+`;
+
+export interface Options {
+  workers: number[];
+  seconds: number;
+  warmup: number;
+  /** undefined: the per-N default. */
+  clientProcs: number | undefined;
+  workersPerChannel: number;
+  json: string | undefined;
+  address: string | undefined;
+  daemonPid: number | undefined;
+  /** Set when this process is a forked client process. */
+  child: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: readonly string[]): Options {
+  const o: Options = {
+    workers: [1, 8, 64],
+    seconds: 10,
+    warmup: 1,
+    clientProcs: undefined,
+    workersPerChannel: 8,
+    json: undefined,
+    address: undefined,
+    daemonPid: undefined,
+    child: false,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case "--workers":
+        o.workers = value().split(",").map((s) => positiveInt("--workers", s));
+        break;
+      case "--seconds":
+        o.seconds = positiveNumber(flag, value());
+        break;
+      case "--warmup":
+        o.warmup = nonNegativeNumber(flag, value());
+        break;
+      case "--client-procs":
+        o.clientProcs = positiveInt(flag, value());
+        break;
+      case "--workers-per-channel":
+        o.workersPerChannel = positiveInt(flag, value());
+        break;
+      case "--json":
+        o.json = value();
+        break;
+      case "--address":
+        o.address = value();
+        break;
+      case "--daemon-pid":
+        o.daemonPid = positiveInt(flag, value());
+        break;
+      case "--child":
+        o.child = true;
+        break;
+      case "--help":
+      case "-h":
+        o.help = true;
+        break;
+      default:
+        throw new UsageError(`unknown option ${flag}`);
+    }
+  }
+  return o;
+}
+
+/** Client processes for N workers: one process cannot drive more than ~5k calls/s. */
+export function clientProcsFor(n: number, o: Options): number {
+  return Math.min(n, o.clientProcs ?? (n >= 8 ? 2 : 1));
+}
+
+function positiveInt(flag: string, s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, got "${s}"`);
+  return n;
+}
+
+function positiveNumber(flag: string, s: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a positive number, got "${s}"`);
+  return n;
+}
+
+function nonNegativeNumber(flag: string, s: string): number {
+  const n = Number(s);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a number >= 0, got "${s}"`);
+  return n;
+}

@@ -1,0 +1,45 @@
+/**
+ * Messages between the coordinator and its client processes. Both sides are
+ * this same script, so the shapes are trusted and only cast, not validated.
+ */
+
+export type Phase = "echo" | "trials";
+
+/** What one client process runs in one phase. */
+export interface Assignment {
+  phase: Phase;
+  address: string;
+  study: string;
+  workerIds: string[];
+  workersPerChannel: number;
+  callTimeoutMs: number;
+  payloadBytes: number;
+}
+
+/**
+ * The measured window as wall-clock (Date.now) milliseconds: performance.now
+ * has a different origin in every process, so it cannot align them.
+ */
+export interface Window {
+  measureFrom: number;
+  measureUntil: number;
+}
+
+export type ToChild = { type: "prepare"; assignment: Assignment } | { type: "go"; window: Window } | { type: "exit" };
+
+/** Samples of calls that completed inside the window. */
+export interface ChildResult {
+  phase: Phase;
+  /** Trials (Suggest + final Report) or echo calls. */
+  completed: number;
+  errors: number;
+  firstError: string;
+  suggestMs: number[];
+  reportMs: number[];
+  roundTripMs: number[];
+  echoMs: number[];
+  /** Loops still busy when the child gave up waiting (should be 0). */
+  stuckLoops: number;
+}
+
+export type FromChild = { type: "ready" } | { type: "result"; result: ChildResult } | { type: "failed"; error: string };
