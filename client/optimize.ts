@@ -261,6 +261,15 @@ export async function optimize(
     } catch (error) {
       if (!isTrialLocal(error)) throw error;
       outcome.error ??= error;
+      if (!("failure" in final) && error instanceof HpodClientError && error.code === Status.INVALID_ARGUMENT) {
+        // The result itself was refused (e.g. wrong number of values): fail
+        // the trial, or the daemon would hand it to this slot again.
+        try {
+          outcome.state = await report(run, { failure: `result refused by the daemon: ${error.details}` });
+        } catch (second) {
+          if (!isTrialLocal(second)) throw second;
+        }
+      }
     }
     return outcome;
   };

@@ -42,6 +42,8 @@ function pythonGrpcMissing(): string | null {
 }
 
 const skipReason = pythonGrpcMissing();
+// CI installs the Python packages, so there a missing client is a failure, not a skip.
+if (skipReason && process.env.HPOD_REQUIRE_PYTHON === "1") throw new Error(`HPOD_REQUIRE_PYTHON=1 but ${skipReason}`);
 if (skipReason) console.warn(`python-client e2e skipped: ${skipReason}`);
 
 interface RunResult {

@@ -216,7 +216,7 @@ describe.skipIf(!existsSync(DAEMON_MAIN) || !existsSync(CLI_MAIN))("hpo CLI agai
     expect(exported.sort((a, b) => a.id - b.id)).toEqual([...all].sort((a, b) => a.id - b.id));
   });
 
-  it("study pause / resume / stop change the state", async () => {
+  it("study pause / resume change the state", async () => {
     const pause = await hpo(addr, "study", "pause", "cli-quad");
     expect(pause).toMatchObject({ code: 0, stdout: "study cli-quad: PAUSED\n" });
     expect((await client.getStudy({ name: "cli-quad" })).study?.state).toBe(StudyState.STUDY_STATE_PAUSED);
@@ -272,7 +272,11 @@ describe.skipIf(!existsSync(DAEMON_MAIN) || !existsSync(CLI_MAIN))("hpo CLI agai
     }
   });
 
-  it("study delete --yes removes the study", async () => {
+  it("study stop, then delete --yes removes the study", async () => {
+    const stop = await hpo(addr, "study", "stop", "cli-quad");
+    expect(stop).toMatchObject({ code: 0, stdout: "study cli-quad: STOPPED\n" });
+    const suggest = await client.suggest({ study: "cli-quad", count: 1, workerId: "w" });
+    expect(suggest.studyDone).toBe(true);
     const r = await hpo(addr, "study", "delete", "cli-quad", "--yes");
     expect(r).toMatchObject({ code: 0, stdout: "deleted study cli-quad\n" });
     const again = await hpo(addr, "study", "get", "cli-quad");

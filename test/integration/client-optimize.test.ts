@@ -118,11 +118,12 @@ describe.skipIf(!existsSync(DAEMON_MAIN))("SDK against the real daemon", () => {
         const k = i++;
         if (k === 0) throw new Error("diverged at step 3");
         if (k === 1) return NaN;
+        if (k === 2) return [1, 2]; // two values for one objective: refused
         return 1;
       },
-      { trials: 3 },
+      { trials: 4 },
     );
-    expect(result.trials).toHaveLength(3);
+    expect(result.trials).toHaveLength(4);
     const trials = await allTrials(client, "faults");
     const byId = new Map(trials.map((t) => [t.id, t]));
     const failedByError = byId.get(result.trials.find((o) => o.error instanceof Error)!.trialId)!;
@@ -130,6 +131,9 @@ describe.skipIf(!existsSync(DAEMON_MAIN))("SDK against the real daemon", () => {
     expect(failedByError.stateReason).toContain("diverged at step 3");
     const nan = byId.get(result.trials.find((o) => o.values.length === 1 && Number.isNaN(o.values[0]))!.trialId)!;
     expect(nan.state).toBe(TrialState.TRIAL_STATE_FAILED);
+    const refused = byId.get(result.trials.find((o) => o.values.length === 2)!.trialId)!;
+    expect(refused.state).toBe(TrialState.TRIAL_STATE_FAILED);
+    expect(refused.stateReason).toMatch(/result refused by the daemon: values: /);
     expect(trials.filter((t) => t.state === TrialState.TRIAL_STATE_COMPLETE)).toHaveLength(1);
   });
 

@@ -325,6 +325,33 @@ describe("conditional and categorical spaces", () => {
   });
 });
 
+describe("grid", () => {
+  it("hands parallel workers distinct points and completes when the grid is exhausted", async () => {
+    const params = [catParam("act", ["relu", "tanh", "gelu"]), { ...floatParam("dropout", 0, 0.5, { step: 0.25 }) }];
+    await c.createStudy({ study: study("g-1", { params, algorithm: "grid" }), loadIfExists: false });
+    const seen = new Set<string>();
+    const workers = ["a", "b", "c", "d"];
+    const held = await Promise.all(workers.map((w) => c.suggest({ study: "g-1", count: 2, workerId: w })));
+    const running = held.flatMap((h) => h.trials);
+    for (const t of running) seen.add(JSON.stringify([plain(t.params.act), plain(t.params.dropout)]));
+    expect(running).toHaveLength(8);
+    expect(seen.size).toBe(8);
+    // One point left: the next worker gets it, then there is nothing new while trials run.
+    const last = await c.suggest({ study: "g-1", count: 2, workerId: "e" });
+    expect(last.trials).toHaveLength(1);
+    seen.add(JSON.stringify([plain(last.trials[0]!.params.act), plain(last.trials[0]!.params.dropout)]));
+    expect(seen.size).toBe(9);
+    const wait = await c.suggest({ study: "g-1", count: 1, workerId: "f" });
+    expect(wait.trials).toHaveLength(0);
+    expect(wait.studyDone).toBe(false);
+    expect(wait.retryAfter?.seconds).toBeGreaterThan(0);
+    for (const t of [...running, ...last.trials]) await c.report(report("g-1", t.id, [t.id], { final: true }));
+    const done = await c.suggest({ study: "g-1", count: 1, workerId: "f" });
+    expect(done.studyDone).toBe(true);
+    expect((await c.getStudy({ name: "g-1" })).study?.state).toBe(StudyState.STUDY_STATE_COMPLETED);
+  });
+});
+
 async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {

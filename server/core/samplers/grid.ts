@@ -39,7 +39,7 @@ interface GridNode {
 
 export class GridSampler implements Sampler {
   readonly name = "grid";
-  /** Number of distinct grid points. */
+  /** Number of grid points (distinct flat assignments of the active dimensions). */
   readonly size: number;
   private readonly roots: GridNode[];
   /** The key a point has once stored as a trial (see canonicalKey). */

@@ -107,8 +107,9 @@ export interface CreateStudyRequest {
     | Study
     | undefined;
   /**
-   * When a study of that name exists with an equal spec, return it instead of
-   * failing with ALREADY_EXISTS.
+   * When a study of that name exists with an equal spec (max_trials aside,
+   * since it may have been raised since), return it instead of failing with
+   * ALREADY_EXISTS.
    */
   loadIfExists: boolean;
 }

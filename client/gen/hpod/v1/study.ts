@@ -129,7 +129,11 @@ export interface StudySpec {
   pruner?:
     | PrunerSpec
     | undefined;
-  /** 0 means no limit. Counts every trial that is not FAILED. */
+  /**
+   * 0 means no limit. Counts every trial, except a stale trial whose
+   * parameters were retried (its retry counts instead). Enqueued trials are
+   * handed out even past the limit.
+   */
   maxTrials: number;
   /**
    * A RUNNING trial whose worker sends nothing for this long becomes
