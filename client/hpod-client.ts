@@ -283,8 +283,6 @@ export class HpodClient {
           stream.cancel();
         };
         const onAbort = (): void => cancel();
-        options.signal?.addEventListener("abort", onAbort, { once: true });
-        if (options.signal?.aborted) cancel();
         const finish = (): void => {
           ended = true;
           options.signal?.removeEventListener("abort", onAbort);
@@ -301,6 +299,8 @@ export class HpodClient {
           finish();
         });
         stream.on("end", finish);
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+        if (options.signal?.aborted) cancel();
         return {
           async next(): Promise<IteratorResult<WatchStudyResponse>> {
             for (;;) {

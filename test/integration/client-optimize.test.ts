@@ -164,6 +164,24 @@ describe.skipIf(!existsSync(DAEMON_MAIN))("SDK against the real daemon", () => {
     }
   });
 
+  it("max_trials counts FAILED trials too (StudySpec.max_trials)", async () => {
+    await client.createStudy({ study: spec("budget-failed", { maxTrials: 2 }) });
+    let k = 0;
+    const result = await optimize(
+      client,
+      "budget-failed",
+      () => {
+        if (k++ === 0) throw new Error("first one fails");
+        return 1;
+      },
+      { trials: 10 },
+    );
+    // A failing objective spends the budget: otherwise a study whose every
+    // trial crashes would run forever.
+    expect(result.trials.map((t) => t.state)).toEqual([TrialState.TRIAL_STATE_FAILED, TrialState.TRIAL_STATE_COMPLETE]);
+    expect(result.studyDone).toBe(true);
+  });
+
   it("a worker holding a RUNNING trial gets it again", async () => {
     await client.createStudy({ study: spec("sticky") });
     const a = await client.suggest({ study: "sticky", count: 1, workerId: "w1" });

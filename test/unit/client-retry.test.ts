@@ -286,6 +286,14 @@ describe("watchStudy", () => {
     expect(n).toBeGreaterThanOrEqual(4);
   });
 
+  it("yields nothing for an already aborted signal", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    let n = 0;
+    for await (const _ of client().watchStudy({ study: "endless" }, { signal: controller.signal })) n++;
+    expect(n).toBe(0);
+  });
+
   it("throws the stream's status as an HpodClientError", async () => {
     const consume = async (): Promise<void> => {
       for await (const _ of client().watchStudy({ study: "missing" })) {

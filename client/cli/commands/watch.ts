@@ -64,6 +64,9 @@ export async function watchCommand(ctx: CliContext, args: string[]): Promise<voi
     pending = setTimeout(draw, wait);
   };
 
+  // On a terminal, redraw each second too, so running durations advance.
+  const ticker = tty ? setInterval(scheduleDraw, 1000) : undefined;
+  ticker?.unref();
   if (tty) draw();
   else if (!ctx.json) await ctx.out(`watching study ${name}: ${summaryLine(study, trials.values())}\n`);
   try {
@@ -79,6 +82,7 @@ export async function watchCommand(ctx: CliContext, args: string[]): Promise<voi
       }
     }
   } finally {
+    if (ticker !== undefined) clearInterval(ticker);
     if (pending !== undefined) {
       clearTimeout(pending);
       draw();

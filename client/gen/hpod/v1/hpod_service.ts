@@ -191,7 +191,10 @@ export interface SuggestResponse {
 export interface ReportRequest {
   study: string;
   trialId: number;
-  /** Present for an intermediate value; absent with final. */
+  /**
+   * Required for an intermediate value. With final it is optional and only
+   * records the step the result was taken at.
+   */
   step?: number | undefined;
   values: number[];
   constraintValues: number[];

@@ -167,8 +167,8 @@ export function decisionToJSON(object: Decision): string {
 
 export interface Measurement {
   /**
-   * The step (epoch, batch, resource) of an intermediate value; absent on the
-   * final measurement.
+   * The step (epoch, batch, resource) of an intermediate value; on the final
+   * measurement, the step the result was taken at, when the worker said.
    */
   step?:
     | number
