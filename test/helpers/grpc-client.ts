@@ -9,8 +9,11 @@ import { HpodServiceClient } from "../../client/gen/hpod/v1/hpod_service.js";
 type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
 type UnaryMethod<Req, Res> = (req: Req, cb: Callback<Res>) => grpc.ClientUnaryCall;
 
+// Overloaded methods infer from their last signature: (request, metadata, options, callback).
 export type Promised<C> = {
-  [K in keyof C]: C[K] extends (req: infer Req, cb: Callback<infer Res>) => grpc.ClientUnaryCall ? (req: Req) => Promise<Res> : never;
+  [K in keyof C]: C[K] extends (req: infer Req, md: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: Callback<infer Res>) => grpc.ClientUnaryCall
+    ? (req: Req) => Promise<Res>
+    : never;
 };
 
 const UNARY = [
