@@ -133,8 +133,9 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (flags.help) throw new ConfigError("help");
   const configPath = (flags.config as string | undefined) ?? env.HPOD_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
+  // An empty environment variable counts as unset, as shells make them easily.
   const pick = (k: (typeof KEYS)[number]): string | number | undefined =>
-    (flags[k.flag] as string | undefined) ?? env[k.env] ?? file[k.key];
+    (flags[k.flag] as string | undefined) ?? (env[k.env] || undefined) ?? file[k.key];
   const get = (key: keyof Source): string | number | undefined => pick(KEYS.find((k) => k.key === key)!);
 
   const listen = String(get("listen") ?? `127.0.0.1:${DEFAULT_PORT}`);

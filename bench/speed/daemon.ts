@@ -114,8 +114,13 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** utime + stime of all threads of a process in ms, or undefined when unreadable (not Linux, gone). */
-export function cpuTimeMs(pid: number | undefined): number | undefined {
+export interface CpuTimes {
+  userMs: number;
+  systemMs: number;
+}
+
+/** utime and stime of all threads of a process, or undefined when unreadable (not Linux, gone). */
+export function cpuTimes(pid: number | undefined): CpuTimes | undefined {
   if (pid === undefined) return undefined;
   let stat: string;
   try {
@@ -126,8 +131,14 @@ export function cpuTimeMs(pid: number | undefined): number | undefined {
   // The command name (field 2) may hold spaces and parentheses; fields after
   // the last ')' start at field 3 (state), so utime (14) and stime (15) are at 11 and 12.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return Number.isFinite(ticks) ? (ticks * 1000) / ticksPerSecond() : undefined;
+  const [user, system] = [Number(fields[11]), Number(fields[12])];
+  if (!Number.isFinite(user) || !Number.isFinite(system)) return undefined;
+  return { userMs: (user * 1000) / ticksPerSecond(), systemMs: (system * 1000) / ticksPerSecond() };
+}
+
+export function cpuTimeMs(pid: number | undefined): number | undefined {
+  const t = cpuTimes(pid);
+  return t && t.userMs + t.systemMs;
 }
 
 /**

@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { HpodServiceClient, type CreateStudyResponse } from "../../client/gen/hpod/v1/hpod_service.js";
 import { Direction, Study, StudySpec } from "../../client/gen/hpod/v1/study.js";
 import { clientProcsFor, type Options } from "./args.js";
-import { cpuTimeMs, machineBusyMs } from "./daemon.js";
+import { cpuTimeMs, cpuTimes, machineBusyMs } from "./daemon.js";
 import { ClientPool, split } from "./pool.js";
 import type { Assignment, ChildResult, Phase, Window } from "./protocol.js";
 import { summarize, type Summary } from "./stats.js";
@@ -35,6 +35,8 @@ export interface PhaseResult {
   /** null where /proc could not be read. */
   daemonCpuMs: number | null;
   daemonCpuMsPerOp: number | null;
+  /** The kernel's share of it: syscalls, fsync and the file system's journal included. */
+  daemonSysCpuMsPerOp: number | null;
   /** Daemon CPU seconds per wall second: 1.0 is one core fully busy. */
   daemonCores: number | null;
   /** All client processes together, same unit. */
@@ -143,17 +145,19 @@ async function runPhase(pool: ClientPool, target: Target, work: Assignment[], op
 interface CpuDelta {
   wallMs: number;
   daemonMs: number | undefined;
+  daemonSysMs: number | undefined;
   clientsMs: number | undefined;
   machineMs: number | undefined;
 }
 
 /** Reads CPU times at the window's edges, so the warm-up and the drain are left out as for the latencies. */
 function sampleCpu(window: Window, daemonPid: number | undefined, clientPids: number[]): Promise<CpuDelta> {
-  const read = () => ({ at: Date.now(), daemon: cpuTimeMs(daemonPid), clients: sumDefined(clientPids.map((p) => cpuTimeMs(p))), machine: machineBusyMs() });
+  const read = () => ({ at: Date.now(), daemon: cpuTimes(daemonPid), clients: sumDefined(clientPids.map((p) => cpuTimeMs(p))), machine: machineBusyMs() });
   const at = <T>(time: number, f: () => T): Promise<T> => new Promise((r) => setTimeout(() => r(f()), Math.max(0, time - Date.now())));
   return Promise.all([at(window.measureFrom, read), at(window.measureUntil, read)]).then(([a, b]) => ({
     wallMs: b.at - a.at,
-    daemonMs: delta(a.daemon, b.daemon),
+    daemonMs: delta(a.daemon && a.daemon.userMs + a.daemon.systemMs, b.daemon && b.daemon.userMs + b.daemon.systemMs),
+    daemonSysMs: delta(a.daemon?.systemMs, b.daemon?.systemMs),
     clientsMs: delta(a.clients, b.clients),
     machineMs: delta(a.machine, b.machine),
   }));
@@ -185,6 +189,7 @@ function aggregate(phase: Phase, results: ChildResult[], cpu: CpuDelta, seconds:
     latencyMs,
     daemonCpuMs: cpu.daemonMs ?? null,
     daemonCpuMsPerOp: cpu.daemonMs !== undefined && completed > 0 ? cpu.daemonMs / completed : null,
+    daemonSysCpuMsPerOp: cpu.daemonSysMs !== undefined && completed > 0 ? cpu.daemonSysMs / completed : null,
     daemonCores: cpu.daemonMs !== undefined ? cpu.daemonMs / cpu.wallMs : null,
     clientCores: cpu.clientsMs !== undefined ? cpu.clientsMs / cpu.wallMs : null,
     otherCores: otherCores(cpu),

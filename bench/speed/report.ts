@@ -59,7 +59,7 @@ export function printHeader(m: Machine, r: RunInfo): void {
 }
 
 function cpuLine(p: PhaseResult, unit: string): string {
-  return `${f(p.daemonCpuMsPerOp, 3)} ms/${unit}  (cores busy: daemon ${f(p.daemonCores)}, clients ${f(p.clientCores)}, other ${f(p.otherCores)})`;
+  return `${f(p.daemonCpuMsPerOp, 3)} ms/${unit}, sys ${f(p.daemonSysCpuMsPerOp, 3)}  (cores busy: daemon ${f(p.daemonCores)}, clients ${f(p.clientCores)}, other ${f(p.otherCores)})`;
 }
 
 export function printLevel(l: LevelResult): void {

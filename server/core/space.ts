@@ -355,7 +355,9 @@ export class CompiledSpace {
       const v = flat[dim.name];
       const f = `${field}["${dim.name}"]`;
       if (!active) {
-        if (v !== undefined && dim.owner === dim.name) throw invalid(f, "is set but inactive under its condition");
+        // A schedule's own activity is that of its kind dimension.
+        const top = dim.owner === dim.name || dim.name === dim.owner + SEP + "kind";
+        if (v !== undefined && top) throw invalid(`${field}["${dim.owner}"]`, "is set but inactive under its condition");
         continue;
       }
       if (v === undefined) throw invalid(f, "is missing (it is active)");

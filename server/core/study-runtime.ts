@@ -234,6 +234,7 @@ export class StudyRuntime {
       if (!input.final && !input.failed && input.step !== undefined && t.intermediate.some((m) => m.step === input.step)) {
         return this.answer(t, effects);
       }
+      if (input.failed && t.state === "FAILED") return this.answer(t, effects);
       throw precondition(`trial ${t.id} is already ${t.state}`, "trial_id");
     }
     t.heartbeatTime = now;
@@ -272,13 +273,13 @@ export class StudyRuntime {
     effects.events.push({ kind: "REPORTED", trial: t });
     if (t.state === "RUNNING") {
       const d = this.pruner.decide(t, this);
+      // Only a prune is recorded on the trial (it changes its state); CONTINUE
+      // is what every unpruned trial with intermediate values implies.
       if (d.decision === "PRUNE") {
         t.decision = "PRUNE";
         t.decisionReason = d.reason;
         t.stateReason = d.reason;
         this.finish(t, "PRUNED", now, effects);
-      } else if (t.decision !== "CONTINUE") {
-        t.decision = "CONTINUE";
       }
     }
     return this.answer(t, effects);
@@ -338,6 +339,13 @@ export class StudyRuntime {
     t.userAttrs = userAttrs;
     this.queue.push(t.id);
     const effects = emptyEffects();
+    if (this.study.state === "COMPLETED") {
+      // Enqueued trials are handed out past the budget or an exhausted space.
+      this.study.state = "ACTIVE";
+      this.study.stateReason = "";
+      this.study.updateTime = now;
+      effects.study = true;
+    }
     effects.trials.push(t);
     effects.events.push({ kind: "CREATED", trial: t });
     return { trial: t, effects };
@@ -394,20 +402,29 @@ export class StudyRuntime {
   update(state: StudyState | undefined, maxTrials: number | undefined, now: number): Effects {
     const effects = emptyEffects();
     const s = this.study;
-    if (maxTrials !== undefined) {
-      if (!(Number.isSafeInteger(maxTrials) && maxTrials >= 0)) throw invalid("max_trials", "must be an integer >= 0");
-      s.spec.maxTrials = maxTrials;
-      if (s.state === "COMPLETED" && this.budgetLeft() && s.stateReason === "max_trials reached") {
-        s.state = "ACTIVE";
-        s.stateReason = "";
-      }
+    // Every check before any change: a refused update changes nothing.
+    if (maxTrials !== undefined && !(Number.isSafeInteger(maxTrials) && maxTrials >= 0)) {
+      throw invalid("max_trials", "must be an integer >= 0");
     }
-    if (state !== undefined && state !== s.state) {
+    const budgetReopens =
+      maxTrials !== undefined &&
+      s.state === "COMPLETED" &&
+      s.stateReason === "max_trials reached" &&
+      (maxTrials === 0 || this.budgetUsed < maxTrials);
+    const current = budgetReopens ? "ACTIVE" : s.state;
+    if (state !== undefined && state !== current) {
       if (s.state === "STOPPED") throw precondition(`study "${s.name}" is STOPPED; a stopped study cannot change state`, "state");
       if (state === "COMPLETED") throw invalid("state", "COMPLETED is set by the daemon, not by users");
-      if (state === "ACTIVE" && s.state === "COMPLETED") {
+      if (state === "ACTIVE" && current === "COMPLETED") {
         throw precondition(`study "${s.name}" is COMPLETED (${s.stateReason}); raise max_trials to resume it`, "state");
       }
+    }
+    if (maxTrials !== undefined) s.spec.maxTrials = maxTrials;
+    if (budgetReopens) {
+      s.state = "ACTIVE";
+      s.stateReason = "";
+    }
+    if (state !== undefined && state !== s.state) {
       s.state = state;
       s.stateReason = state === "STOPPED" ? "stopped by a user" : state === "PAUSED" ? "paused by a user" : "";
     }
@@ -427,15 +444,20 @@ export class StudyRuntime {
       const last = t.heartbeatTime ?? t.startTime ?? now;
       if (now - last <= timeout) continue;
       t.stateReason = `stale: no heartbeat from worker "${t.workerId}" for ${Math.round((now - last) / 1000)} s`;
-      this.finish(t, "FAILED", now, effects);
+      // The retry is queued before the trial finishes, so finishing the last
+      // running trial cannot complete the study under the retry's feet.
+      let retry: Trial | undefined;
       if (this.retryDepth(t) < this.study.spec.maxStaleRetries && this.study.state !== "STOPPED") {
-        const r = this.newTrial(t.params, "RETRY", "QUEUED", now);
-        r.retryOf = t.id;
-        r.userAttrs = { ...t.userAttrs };
+        retry = this.newTrial(t.params, "RETRY", "QUEUED", now);
+        retry.retryOf = t.id;
+        retry.userAttrs = { ...t.userAttrs };
         this.retried++;
-        this.queue.push(r.id);
-        effects.trials.push(r);
-        effects.events.push({ kind: "CREATED", trial: r });
+        this.queue.push(retry.id);
+      }
+      this.finish(t, "FAILED", now, effects);
+      if (retry) {
+        effects.trials.push(retry);
+        effects.events.push({ kind: "CREATED", trial: retry });
       }
     }
     return effects;

@@ -63,6 +63,10 @@ export const trialStateToPb = (s: d.TrialState): TrialState => TRIAL_STATE_TO_PB
 export const decisionToPb = (x: d.Decision | undefined): Decision =>
   x === "PRUNE" ? Decision.DECISION_PRUNE : x === "CONTINUE" ? Decision.DECISION_CONTINUE : Decision.DECISION_UNSPECIFIED;
 
+/** A trial's last decision: PRUNE is recorded; CONTINUE is implied by intermediate values. */
+const trialDecision = (t: d.Trial): Decision =>
+  decisionToPb(t.decision ?? (t.intermediate.length > 0 ? "CONTINUE" : undefined));
+
 export function trialStateFromPb(s: number, field: string): d.TrialState {
   const v = TRIAL_STATE_FROM_PB.get(s);
   if (!v) throw invalid(field, `unknown trial state ${s}`);
@@ -476,7 +480,7 @@ export function trialToPb(t: d.Trial, space: CompiledSpace, omitIntermediate = f
     startTime: date(t.startTime),
     endTime: date(t.endTime),
     heartbeatTime: date(t.heartbeatTime),
-    decision: decisionToPb(t.decision),
+    decision: trialDecision(t),
     decisionReason: t.decisionReason,
     userAttrs: { ...t.userAttrs },
   };

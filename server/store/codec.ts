@@ -1,26 +1,27 @@
 /**
  * Record codecs. Records are JSON: readable with any LevelDB tool, and new
  * optional fields need no migration. Non-finite numbers (a NaN objective of a
- * failed trial) are not JSON, so they travel as tagged strings.
+ * failed trial) are not JSON, so they travel as strings behind a NUL marker;
+ * a user string that itself starts with NUL gets a second one, so no user
+ * value can be mistaken for a tag.
  */
 import type { Measurement, Study, Trial } from "../core/model.js";
 
-const NAN = "__NaN__";
-const POS_INF = "__+Inf__";
-const NEG_INF = "__-Inf__";
+const MARK = "\u0000";
+const TAGS: Record<string, number> = { [MARK + "NaN"]: NaN, [MARK + "+Inf"]: Infinity, [MARK + "-Inf"]: -Infinity };
 
 function replacer(_key: string, value: unknown): unknown {
   if (typeof value === "number" && !Number.isFinite(value)) {
-    return Number.isNaN(value) ? NAN : value > 0 ? POS_INF : NEG_INF;
+    return MARK + (Number.isNaN(value) ? "NaN" : value > 0 ? "+Inf" : "-Inf");
   }
+  if (typeof value === "string" && value.startsWith(MARK)) return MARK + value;
   return value;
 }
 
 function reviver(_key: string, value: unknown): unknown {
-  if (value === NAN) return NaN;
-  if (value === POS_INF) return Infinity;
-  if (value === NEG_INF) return -Infinity;
-  return value;
+  if (typeof value !== "string" || !value.startsWith(MARK)) return value;
+  if (value.startsWith(MARK + MARK)) return value.slice(1);
+  return value in TAGS ? TAGS[value] : value;
 }
 
 export interface StudyRecord extends Omit<Study, "nextTrialId"> {

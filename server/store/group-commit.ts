@@ -60,7 +60,7 @@ export class GroupCommitter {
     const run = batch.ops.length > 0 ? this.write(batch.ops) : Promise.resolve();
     this.inFlight = run.then(
       () => {
-        this.onCommit?.({ batchSize: batch.ops.length, durationMs: performance.now() - started });
+        if (batch.ops.length > 0) this.onCommit?.({ batchSize: batch.ops.length, durationMs: performance.now() - started });
         for (const w of batch.waiters) w.resolve();
       },
       (err: unknown) => {
