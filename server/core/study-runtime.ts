@@ -566,7 +566,10 @@ export class StudyRuntime {
 
   private viewOf(t: Trial): TrialView {
     const v: TrialView = { id: t.id, state: t.state, flat: this.space.flatten(t.params) };
-    if (t.final && (t.state === "COMPLETE" || t.state === "FAILED")) v.values = t.final.values;
+    if (t.final && (t.state === "COMPLETE" || t.state === "FAILED")) {
+      v.values = t.final.values;
+      if (t.final.constraintValues.length > 0) v.constraints = t.final.constraintValues;
+    }
     const last = t.intermediate[t.intermediate.length - 1];
     if (last && last.step !== undefined && last.values[0] !== undefined) v.lastIntermediate = { step: last.step, value: last.values[0] };
     return v;

@@ -14,6 +14,8 @@ export interface TrialView {
   flat: FlatParams;
   /** Final objective values (COMPLETE trials; FAILED may carry NaN). */
   values?: number[];
+  /** Final constraint values (feasible when all <= 0), when the study has constraints. */
+  constraints?: number[];
   /** Last intermediate objective value and its step (PRUNED or RUNNING trials). */
   lastIntermediate?: { step: number; value: number };
 }
