@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, SERVE_USAGE, type DaemonConfig } from "./confi
 import { createLogger, type Logger } from "./log.js";
 import { bind, createGrpcServer } from "./rpc/grpc-server.js";
 import { Store, StoreOpenError } from "./store/store.js";
+import { SamplerPool } from "./sampler-pool.js";
 import { StudyService } from "./study-service.js";
 import { VERSION } from "./version.js";
 
@@ -30,7 +31,8 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
   process.on("SIGINT", () => onSignal("SIGINT"));
 
   const store = await Store.open(cfg.dataDir);
-  const svc = await StudyService.open(store, log, { leaseSweepMs: cfg.leaseSweepMs });
+  const pool = new SamplerPool(log);
+  const svc = await StudyService.open(store, log, { leaseSweepMs: cfg.leaseSweepMs, pool });
   const { server, health } = createGrpcServer(svc, log, { maxMessageBytes: cfg.maxMessageBytes });
   let address: string;
   try {
@@ -38,6 +40,7 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
   } catch (e) {
     await svc.close();
     await store.close();
+    await pool.close();
     throw e;
   }
 
@@ -57,6 +60,7 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
       void svc
         .close()
         .then(() => store.close())
+        .then(() => pool.close())
         .then(() => {
           log.info("stopped cleanly");
           process.exit(0);

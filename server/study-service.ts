@@ -8,7 +8,10 @@ import { type Study, type StudyState, type Trial, type TrialState } from "./core
 import { validateNewStudy, buildRuntime } from "./core/study-spec.js";
 import type { AddTrialInput, Effects, ReportInput, ReportResult, StudyRuntime, SuggestResult } from "./core/study-runtime.js";
 import { MAX_SUGGEST_COUNT } from "./core/study-runtime.js";
-import type { Params } from "./core/space.js";
+import { RandomSampler } from "./core/samplers/random.js";
+import type { SampleResult } from "./core/samplers/sampler.js";
+import type { FlatParams, Params } from "./core/space.js";
+import type { SamplerPool } from "./sampler-pool.js";
 import { KeyedMutex } from "./keyed-mutex.js";
 import type { Logger } from "./log.js";
 import { decodePageToken, encodePageToken, pageSize } from "./page-token.js";
@@ -16,7 +19,12 @@ import type { BatchOp } from "./store/group-commit.js";
 import { putMeasurement, putStudy, putTrial, type Store } from "./store/store.js";
 import { WatchHub, type WatchEvent, type WatchListener } from "./watch-hub.js";
 
+/** Cheap samplers run on the event loop; everything else goes to the worker pool. */
+const IN_THREAD_ALGORITHMS = new Set(["random", "grid", "quasi_random"]);
+
 export interface StudyServiceOptions {
+  /** Worker threads for model-fitting samplers; without one they run in-thread. */
+  pool?: SamplerPool;
   /** How often leases are checked. Default 1000 ms. */
   leaseSweepMs?: number;
   /** How often a failed store is probed for recovery. Default 1000 ms. */
@@ -41,6 +49,7 @@ export class StudyService {
   private degraded: string | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly storeProbeMs: number;
+  private readonly pool: SamplerPool | undefined;
   private probing = false;
 
   private constructor(store: Store, log: Logger, opts: StudyServiceOptions) {
@@ -48,6 +57,7 @@ export class StudyService {
     this.log = log;
     this.now = opts.now ?? Date.now;
     this.storeProbeMs = opts.storeProbeMs ?? 1000;
+    this.pool = opts.pool;
     const sweep = setInterval(() => void this.sweepLeases(), opts.leaseSweepMs ?? 1000);
     sweep.unref();
     this.timers.push(sweep);
@@ -157,6 +167,7 @@ export class StudyService {
         throw e;
       }
       this.hub.end(name, "deleted");
+      this.pool?.forget(`${name}@${rt.study.createTime}`);
     });
   }
 
@@ -168,10 +179,39 @@ export class StudyService {
       throw invalid("count", `must be in [1, ${MAX_SUGGEST_COUNT}] (0 means 1)`);
     }
     checkWorkerId(workerId);
-    return this.mutate(name, "study", (rt) => {
-      const r = rt.suggest(count, workerId, this.now());
+    return this.mutate(name, "study", async (rt) => {
+      const proposals = this.pool && !IN_THREAD_ALGORITHMS.has(rt.study.resolvedAlgorithm) ? await this.propose(this.pool, rt, count, workerId) : undefined;
+      const r = rt.suggest(count, workerId, this.now(), proposals);
       return { result: r, effects: r.effects };
     });
+  }
+
+  /** Samples the new points of a Suggest in a worker thread, in order, each seeing the ones before as RUNNING. */
+  private async propose(pool: SamplerPool, rt: StudyRuntime, count: number, workerId: string): Promise<SampleResult[]> {
+    const n = rt.samplesNeeded(count, workerId);
+    const key = `${rt.study.name}@${rt.study.createTime}`;
+    const setup = { algorithm: rt.study.spec.algorithm, space: rt.study.spec.space };
+    const out: SampleResult[] = [];
+    const pending: FlatParams[] = [];
+    for (let i = 0; i < n; i++) {
+      const ctx = rt.sampleContext(pending);
+      let r: SampleResult;
+      try {
+        r = await pool.sample(key, setup, ctx);
+      } catch (e) {
+        // A sampler bug must not take the study down: this one point is random.
+        this.log.error("sampler failed in its worker; falling back to random for this trial", {
+          study: rt.study.name,
+          algorithm: rt.study.resolvedAlgorithm,
+          error: (e as Error).message,
+        });
+        r = new RandomSampler().sample(ctx);
+      }
+      out.push(r);
+      if (r.kind !== "params") break;
+      pending.push(r.flat);
+    }
+    return out;
   }
 
   async report(name: string, input: ReportInput): Promise<ReportResult> {
@@ -267,13 +307,17 @@ export class StudyService {
 
   // ---- Durability ----------------------------------------------------------
 
-  private async mutate<T>(name: string, field: string, fn: (rt: StudyRuntime) => { result: T; effects: Effects }): Promise<T> {
+  private async mutate<T>(
+    name: string,
+    field: string,
+    fn: (rt: StudyRuntime) => { result: T; effects: Effects } | Promise<{ result: T; effects: Effects }>,
+  ): Promise<T> {
     let pending: Promise<void> = Promise.resolve();
     let events: WatchEvent[] = [];
-    const result = await this.locks.run(`study:${name}`, () => {
+    const result = await this.locks.run(`study:${name}`, async () => {
       const rt = this.runtime(name, field);
       this.checkWritable();
-      const { result, effects } = fn(rt);
+      const { result, effects } = await fn(rt);
       const ops = opsOf(rt, effects);
       events = effects.events.map((e) => ({ kind: e.kind, trial: e.trial }));
       if (effects.study) events.push({ kind: "STUDY_UPDATED", study: rt.study });

@@ -16,8 +16,8 @@ import {
   type TrialState,
 } from "./model.js";
 import { dominates, isFeasible, paretoFront } from "./pareto.js";
-import type { Sampler, TrialView } from "./samplers/sampler.js";
-import type { CompiledSpace, Params } from "./space.js";
+import type { SampleContext, SampleResult, Sampler, TrialView } from "./samplers/sampler.js";
+import type { CompiledSpace, FlatParams, Params } from "./space.js";
 
 export type TrialEventKind = "CREATED" | "STARTED" | "REPORTED" | "FINISHED";
 
@@ -148,7 +148,41 @@ export class StudyRuntime {
 
   // ---- Suggest ------------------------------------------------------------
 
-  suggest(count: number, workerId: string, now: number): SuggestResult {
+  /**
+   * How many new trials a Suggest would sample (after held and queued trials
+   * and within the budget). Lets the caller compute proposals ahead, e.g. in a
+   * worker thread, and hand them to `suggest`.
+   */
+  samplesNeeded(count: number, workerId: string): number {
+    const held = workerId ? this.byWorker.get(workerId) : undefined;
+    if ((held && held.size > 0) || this.study.state !== "ACTIVE") return 0;
+    const max = this.study.spec.maxTrials;
+    const budget = max === 0 ? Infinity : Math.max(0, max - this.budgetUsed);
+    return Math.max(0, Math.min(count - this.queue.length, budget));
+  }
+
+  /**
+   * The sampler's view for the next trial, with `pending` proposals (not yet
+   * trials) counted as RUNNING, exactly as `suggest` would see them.
+   */
+  sampleContext(pending: readonly FlatParams[] = []): SampleContext {
+    const base = this.study.nextTrialId;
+    const trials: TrialView[] =
+      pending.length === 0 ? this.views : [...this.views, ...pending.map((flat, i): TrialView => ({ id: base + i, state: "RUNNING", flat }))];
+    return {
+      space: this.space,
+      seed: this.study.spec.algorithm.seed,
+      trialId: base + pending.length,
+      trials,
+      directions: this.study.spec.objectives.map((o) => o.direction),
+    };
+  }
+
+  /**
+   * Hands out trials. New points come from `proposals` when given (computed
+   * ahead from `sampleContext`, in order), else from the sampler here.
+   */
+  suggest(count: number, workerId: string, now: number, proposals?: SampleResult[]): SuggestResult {
     const effects = emptyEffects();
     const held = workerId ? this.byWorker.get(workerId) : undefined;
     if (held && held.size > 0) {
@@ -183,13 +217,7 @@ export class StudyRuntime {
         reason = "max_trials reached";
         break;
       }
-      const result = this.sampler.sample({
-        space: this.space,
-        seed: this.study.spec.algorithm.seed,
-        trialId: this.study.nextTrialId,
-        trials: this.views,
-        directions: this.study.spec.objectives.map((o) => o.direction),
-      });
+      const result: SampleResult = proposals ? (proposals.shift() ?? { kind: "wait" }) : this.sampler.sample(this.sampleContext());
       if (result.kind === "wait") {
         wait = true;
         reason = "every remaining point of the space is running; ask again later";
