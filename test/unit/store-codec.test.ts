@@ -45,7 +45,7 @@ describe("codec", () => {
     const x = m({ step: 7, values: [NaN, Infinity, -Infinity, 1.5, -0.25], constraintValues: [NaN], metrics: { a: NaN, b: 2 }, elapsedMs: 12 });
     const text = encodeMeasurement(x);
     expect(() => JSON.parse(text)).not.toThrow();
-    expect(JSON.parse(text).values).toEqual(["\u0000NaN", "\u0000+Inf", "\u0000-Inf", 1.5, -0.25]);
+    expect(JSON.parse(text).values).toEqual(["NaN", "Infinity", "-Infinity", 1.5, -0.25]);
     const back = decodeMeasurement(text);
     expect(back).toEqual(x);
     expect(Number.isNaN(back.values[0])).toBe(true);
