@@ -2,7 +2,8 @@
  * HpodClient: a promise-based client of hpod.v1.HpodService with per-call
  * deadlines, retries of transient failures and typed errors.
  */
-import { ChannelCredentials, credentials as grpcCredentials, Metadata, status as Status, type ClientOptions } from "@grpc/grpc-js";
+import { ChannelCredentials, Metadata, status as Status, type ClientOptions } from "@grpc/grpc-js";
+import { connectionFromEnv } from "./connection.js";
 
 import {
   AddTrialRequest,
@@ -60,9 +61,14 @@ export interface HpodClientOptions {
   address?: string;
   /**
    * Channel credentials, e.g. `credentials.createSsl(ca)`.
-   * @default credentials.createInsecure()
+   * @default TLS from HPOD_TLS_CA / HPOD_TLS_CERT / HPOD_TLS_KEY (file paths) when set, else insecure
    */
   credentials?: ChannelCredentials;
+  /**
+   * Bearer token sent as `authorization: Bearer <token>` on every call.
+   * @default process.env.HPOD_TOKEN, else the contents of the file named by HPOD_TOKEN_FILE, else none
+   */
+  token?: string;
   /**
    * Deadline of each attempt of a unary call, in milliseconds. Override per
    * call with {@link CallOptions.deadlineMs}.
@@ -153,11 +159,10 @@ export class HpodClient {
     if (!(this.deadlineMs > 0)) throw new RangeError(`deadlineMs must be > 0, got ${this.deadlineMs}`);
     this.retry = Object.freeze(resolveRetryOptions(options.retry));
     this.metadata = toMetadata(options.metadata);
-    this.raw = new HpodServiceClient(
-      this.address,
-      options.credentials ?? grpcCredentials.createInsecure(),
-      options.channelOptions ?? {},
-    );
+    const env = connectionFromEnv();
+    const token = options.token ?? env.token;
+    if (token) this.metadata.set("authorization", `Bearer ${token}`);
+    this.raw = new HpodServiceClient(this.address, options.credentials ?? env.credentials, options.channelOptions ?? {});
   }
 
   /** Creates a study (or loads an equal one with `loadIfExists`). */

@@ -8,8 +8,21 @@ export { HpodClientError, statusName, isServiceError } from "./errors.js";
 export { DEFAULT_RETRY, backoffDelayMs, isRetryable } from "./retry.js";
 export type { RetryOptions } from "./retry.js";
 export { defaultWorkerId, slotWorkerId } from "./worker-id.js";
+export { connectionFromEnv, bearerMetadata } from "./connection.js";
+export type { EnvConnection } from "./connection.js";
 export { TrialParams, ParamError, fromParameterValue, toParameterValue } from "./params.js";
 export type { ParamValue } from "./params.js";
+export {
+  lrAt,
+  createScheduler,
+  resolveLrSchedule,
+  scheduleBaseLr,
+  toLrScheduleValue,
+  LrScheduleError,
+  LR_KINDS,
+  LR_KIND_SPECS,
+} from "./lr-schedule.js";
+export type { LrScheduler, LrScheduleInput, LrScheduleValue, LrKind, HpRule, KindSpec } from "./lr-schedule.js";
 export { optimize } from "./optimize.js";
 export type { ObjectiveFunction, OptimizeOptions, OptimizeResult, TrialOutcome } from "./optimize.js";
 export type { TrialContext, ObjectiveResult, MeasurementExtras } from "./trial-context.js";

@@ -10,6 +10,7 @@ import { parse as parseYaml } from "yaml";
 import type { LogFormat, LogLevel } from "./log.js";
 
 export const DEFAULT_PORT = 50551;
+export const DEFAULT_METRICS_LISTEN = "127.0.0.1:9551";
 
 export interface DaemonConfig {
   /** gRPC listen address HOST:PORT. Default 127.0.0.1:50551 (loopback only). */
@@ -26,6 +27,30 @@ export interface DaemonConfig {
   drainTimeoutMs: number;
   /** How often heartbeat leases are checked. Default 1000 ms. */
   leaseSweepMs: number;
+  /** /metrics, /healthz, /readyz listener HOST:PORT; "" disables it. Default 127.0.0.1:9551. */
+  metricsListen: string;
+  /** True when metricsListen is the default: failing to bind it is then logged, not fatal. */
+  metricsListenDefaulted: boolean;
+  /** Study and namespace labels on metrics. Default true. */
+  metricsPerStudy: boolean;
+  /** HTTPS for the metrics listener. */
+  metricsTlsCert?: string | undefined;
+  metricsTlsKey?: string | undefined;
+  /** none, or token: /metrics needs a bearer token from the tokens file (any role). Default none. */
+  metricsAuth: "none" | "token";
+  /** TLS for the gRPC port. */
+  tlsCert?: string | undefined;
+  tlsKey?: string | undefined;
+  /** CA bundle for client certificates: mutual TLS required. */
+  tlsClientCa?: string | undefined;
+  /** Bearer tokens (YAML or JSON, hashed); calls need one. Re-read on SIGHUP. */
+  tokensFile?: string | undefined;
+  /** gRPC reflection: off, open (no auth) or auth (like a read call). Default auth. */
+  reflection: "off" | "open" | "auth";
+  /** Allow a non-loopback listener with neither TLS nor authentication. Default false. */
+  insecure: boolean;
+  /** Unary calls in flight per client before RESOURCE_EXHAUSTED. Default 256. */
+  maxPendingPerClient: number;
 }
 
 export class ConfigError extends Error {
@@ -43,10 +68,22 @@ interface Source {
   maxMessageBytes?: string | number;
   drainTimeoutMs?: string | number;
   leaseSweepMs?: string | number;
+  metricsListen?: string;
+  metricsPerStudy?: string | number | boolean;
+  metricsTlsCert?: string;
+  metricsTlsKey?: string;
+  metricsAuth?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  tokensFile?: string;
+  reflection?: string;
+  insecure?: string | number | boolean;
+  maxPendingPerClient?: string | number;
 }
 
 /** Keys as written in flags, environment variables and config files. */
-const KEYS: Array<{ key: keyof Source; flag: string; env: string; file: string }> = [
+const KEYS: Array<{ key: keyof Source; flag: string; env: string; file: string; boolean?: true; switch?: true }> = [
   { key: "listen", flag: "listen", env: "HPOD_LISTEN", file: "listen" },
   { key: "dataDir", flag: "data-dir", env: "HPOD_DATA_DIR", file: "data_dir" },
   { key: "logLevel", flag: "log-level", env: "HPOD_LOG_LEVEL", file: "log_level" },
@@ -54,6 +91,18 @@ const KEYS: Array<{ key: keyof Source; flag: string; env: string; file: string }
   { key: "maxMessageBytes", flag: "max-message-bytes", env: "HPOD_MAX_MESSAGE_BYTES", file: "max_message_bytes" },
   { key: "drainTimeoutMs", flag: "drain-timeout-ms", env: "HPOD_DRAIN_TIMEOUT_MS", file: "drain_timeout_ms" },
   { key: "leaseSweepMs", flag: "lease-sweep-ms", env: "HPOD_LEASE_SWEEP_MS", file: "lease_sweep_ms" },
+  { key: "metricsListen", flag: "metrics-listen", env: "HPOD_METRICS_LISTEN", file: "metrics_listen" },
+  { key: "metricsPerStudy", flag: "metrics-per-study", env: "HPOD_METRICS_PER_STUDY", file: "metrics_per_study", boolean: true },
+  { key: "metricsTlsCert", flag: "metrics-tls-cert", env: "HPOD_METRICS_TLS_CERT", file: "metrics_tls_cert" },
+  { key: "metricsTlsKey", flag: "metrics-tls-key", env: "HPOD_METRICS_TLS_KEY", file: "metrics_tls_key" },
+  { key: "metricsAuth", flag: "metrics-auth", env: "HPOD_METRICS_AUTH", file: "metrics_auth" },
+  { key: "tlsCert", flag: "tls-cert", env: "HPOD_TLS_CERT", file: "tls_cert" },
+  { key: "tlsKey", flag: "tls-key", env: "HPOD_TLS_KEY", file: "tls_key" },
+  { key: "tlsClientCa", flag: "tls-client-ca", env: "HPOD_TLS_CLIENT_CA", file: "tls_client_ca" },
+  { key: "tokensFile", flag: "tokens-file", env: "HPOD_TOKENS_FILE", file: "tokens_file" },
+  { key: "reflection", flag: "reflection", env: "HPOD_REFLECTION", file: "reflection" },
+  { key: "insecure", flag: "insecure", env: "HPOD_INSECURE", file: "insecure", boolean: true, switch: true },
+  { key: "maxPendingPerClient", flag: "max-pending-per-client", env: "HPOD_MAX_PENDING_PER_CLIENT", file: "max_pending_per_client" },
 ];
 
 export const SERVE_USAGE = `usage: hpod serve [options]
@@ -67,6 +116,22 @@ export const SERVE_USAGE = `usage: hpod serve [options]
   --max-message-bytes N     largest request in bytes (default 4194304)
   --drain-timeout-ms N      grace period for in-flight calls on SIGTERM (default 10000)
   --lease-sweep-ms N        how often heartbeat leases are checked (default 1000)
+
+operations (each also HPOD_<FLAG> in the environment and <flag_with_underscores> in the file):
+  --metrics-listen HOST:PORT  /metrics, /healthz, /readyz over HTTP (default ${DEFAULT_METRICS_LISTEN});
+                            "" or off disables it
+  --metrics-per-study BOOL  study/namespace labels on metrics (default true)
+  --metrics-tls-cert FILE, --metrics-tls-key FILE   HTTPS for the metrics listener
+  --metrics-auth none|token /metrics needs a bearer token from --tokens-file (default none)
+  --max-pending-per-client N  unary calls in flight per client before RESOURCE_EXHAUSTED (default 256)
+
+security:
+  --tls-cert FILE, --tls-key FILE   TLS on the gRPC port (PEM)
+  --tls-client-ca FILE      require client certificates signed by these CAs (mutual TLS)
+  --tokens-file FILE        require bearer tokens (YAML/JSON, SHA-256 hashed; re-read on SIGHUP);
+                            create entries with: hpod token create --help
+  --reflection off|open|auth  gRPC reflection (default auth: needs what a read call needs)
+  --insecure                allow a non-loopback address with neither TLS nor authentication
 `;
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
@@ -94,14 +159,16 @@ function readConfigFile(path: string): Source {
   for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
     const entry = KEYS.find((x) => x.file === k);
     if (!entry) throw new ConfigError(`config file ${path}: unknown key "${k}" (known: ${KEYS.map((x) => x.file).join(", ")})`);
-    if (typeof v !== "string" && typeof v !== "number") throw new ConfigError(`config file ${path}: "${k}" must be a string or number`);
-    (out as Record<string, string | number>)[entry.key] = v;
+    if (typeof v !== "string" && typeof v !== "number" && !(entry.boolean && typeof v === "boolean")) {
+      throw new ConfigError(`config file ${path}: "${k}" must be a ${entry.boolean ? "boolean" : "string or number"}`);
+    }
+    (out as Record<string, string | number | boolean>)[entry.key] = v;
   }
   return out;
 }
 
-function positiveInt(v: string | number, name: string): number {
-  const n = typeof v === "number" ? v : Number(v);
+function positiveInt(v: string | number | boolean, name: string): number {
+  const n = typeof v === "number" ? v : typeof v === "string" ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${name} must be a positive integer (got "${v}")`);
   return n;
 }
@@ -121,7 +188,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       options: {
         config: { type: "string" },
         help: { type: "boolean", short: "h" },
-        ...Object.fromEntries(KEYS.map((k) => [k.flag, { type: "string" as const }])),
+        ...Object.fromEntries(KEYS.map((k) => [k.flag, { type: k.switch ? ("boolean" as const) : ("string" as const) }])),
       },
       strict: true,
       allowPositionals: false,
@@ -134,9 +201,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const configPath = (flags.config as string | undefined) ?? env.HPOD_CONFIG;
   const file = configPath ? readConfigFile(configPath) : {};
   // An empty environment variable counts as unset, as shells make them easily.
-  const pick = (k: (typeof KEYS)[number]): string | number | undefined =>
-    (flags[k.flag] as string | undefined) ?? (env[k.env] || undefined) ?? file[k.key];
-  const get = (key: keyof Source): string | number | undefined => pick(KEYS.find((k) => k.key === key)!);
+  const pick = (k: (typeof KEYS)[number]): string | number | boolean | undefined =>
+    (flags[k.flag] as string | boolean | undefined) ?? (env[k.env] || undefined) ?? file[k.key];
+  const get = (key: keyof Source): string | number | boolean | undefined => pick(KEYS.find((k) => k.key === key)!);
+  const str = (key: keyof Source): string | undefined => {
+    const v = get(key);
+    return v === undefined || v === "" ? undefined : String(v);
+  };
 
   const listen = String(get("listen") ?? `127.0.0.1:${DEFAULT_PORT}`);
   parseListen(listen);
@@ -145,6 +216,20 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const rawFormat = get("logFormat");
   const logFormat = rawFormat === undefined ? (process.stderr.isTTY ? "text" : "json") : String(rawFormat);
   if (logFormat !== "json" && logFormat !== "text") throw new ConfigError(`log format must be json or text (got "${logFormat}")`);
+  const rawMetrics = get("metricsListen");
+  const metricsListen = rawMetrics === undefined ? DEFAULT_METRICS_LISTEN : String(rawMetrics) === "off" ? "" : String(rawMetrics);
+  if (metricsListen !== "") parseListen(metricsListen, "metrics listen");
+  const both = (a: keyof Source, b: keyof Source, what: string): void => {
+    if ((str(a) === undefined) !== (str(b) === undefined)) throw new ConfigError(`${what} needs both a certificate and a key`);
+  };
+  both("tlsCert", "tlsKey", "TLS (--tls-cert, --tls-key)");
+  both("metricsTlsCert", "metricsTlsKey", "metrics TLS (--metrics-tls-cert, --metrics-tls-key)");
+  if (str("tlsClientCa") !== undefined && str("tlsCert") === undefined) throw new ConfigError("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key");
+  const reflection = String(get("reflection") ?? "auth");
+  if (reflection !== "off" && reflection !== "open" && reflection !== "auth") throw new ConfigError(`reflection must be off, open or auth (got "${reflection}")`);
+  const metricsAuth = String(get("metricsAuth") ?? "none");
+  if (metricsAuth !== "none" && metricsAuth !== "token") throw new ConfigError(`metrics auth must be none or token (got "${metricsAuth}")`);
+  if (metricsAuth === "token" && str("tokensFile") === undefined) throw new ConfigError("--metrics-auth token needs --tokens-file");
   return {
     listen,
     dataDir: String(get("dataDir") ?? defaultDataDir(env)),
@@ -153,5 +238,32 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxMessageBytes: positiveInt(get("maxMessageBytes") ?? 4 * 1024 * 1024, "max message bytes"),
     drainTimeoutMs: positiveInt(get("drainTimeoutMs") ?? 10_000, "drain timeout"),
     leaseSweepMs: positiveInt(get("leaseSweepMs") ?? 1000, "lease sweep interval"),
+    metricsListen,
+    metricsListenDefaulted: rawMetrics === undefined,
+    metricsPerStudy: bool(get("metricsPerStudy") ?? true, "metrics per study"),
+    metricsTlsCert: str("metricsTlsCert"),
+    metricsTlsKey: str("metricsTlsKey"),
+    metricsAuth,
+    tlsCert: str("tlsCert"),
+    tlsKey: str("tlsKey"),
+    tlsClientCa: str("tlsClientCa"),
+    tokensFile: str("tokensFile"),
+    reflection,
+    insecure: bool(get("insecure") ?? false, "insecure"),
+    maxPendingPerClient: positiveInt(get("maxPendingPerClient") ?? 256, "max pending per client"),
   };
+}
+
+function bool(v: string | number | boolean, name: string): boolean {
+  if (typeof v === "boolean") return v;
+  const s = String(v).toLowerCase();
+  if (["true", "1", "yes", "on"].includes(s)) return true;
+  if (["false", "0", "no", "off"].includes(s)) return false;
+  throw new ConfigError(`${name} must be true or false (got "${v}")`);
+}
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }

@@ -4,7 +4,7 @@
  * store's group commit, and only then answers and announces it.
  */
 import { Code, HpodError, invalid, notFound } from "./core/errors.js";
-import { type Study, type StudyState, type Trial, type TrialState } from "./core/model.js";
+import { type Decision, type Study, type StudyState, type Trial, type TrialState } from "./core/model.js";
 import { validateNewStudy, buildRuntime } from "./core/study-spec.js";
 import type { AddTrialInput, Effects, ReportInput, ReportResult, StudyRuntime, SuggestResult } from "./core/study-runtime.js";
 import { MAX_SUGGEST_COUNT } from "./core/study-runtime.js";
@@ -22,7 +22,24 @@ import { WatchHub, type WatchEvent, type WatchListener } from "./watch-hub.js";
 /** Cheap samplers run on the event loop; everything else goes to the worker pool. */
 const IN_THREAD_ALGORITHMS = new Set(["random", "grid", "quasi_random"]);
 
+/**
+ * Optional hooks for metrics; called synchronously, so they must be cheap and
+ * must not throw. `onTrialsChanged` runs under the study's lock, right after
+ * the mutation, so the trials it sees are in the state the effects describe.
+ */
+export interface StudyObserver {
+  onTrialsChanged?(effects: Effects, rt: StudyRuntime): void;
+  /** Time spent choosing the new points of one Suggest (lock wait and commit excluded). */
+  onSuggest?(algorithm: string, seconds: number): void;
+  /** A new intermediate value was recorded and the pruner decided ("default" when the spec names none). */
+  onReport?(pruner: string, decision: Decision): void;
+  /** `n` RUNNING trials of `rt` failed because their lease ran out. */
+  onStaleReclaimed?(n: number, rt: StudyRuntime): void;
+}
+
 export interface StudyServiceOptions {
+  /** Metrics hooks; none by default. */
+  observer?: StudyObserver;
   /** Worker threads for model-fitting samplers; without one they run in-thread. */
   pool?: SamplerPool;
   /** How often leases are checked. Default 1000 ms. */
@@ -51,8 +68,10 @@ export class StudyService {
   private readonly storeProbeMs: number;
   private readonly pool: SamplerPool | undefined;
   private probing = false;
+  private readonly observer: StudyObserver | undefined;
 
   private constructor(store: Store, log: Logger, opts: StudyServiceOptions) {
+    this.observer = opts.observer;
     this.store = store;
     this.log = log;
     this.now = opts.now ?? Date.now;
@@ -180,8 +199,10 @@ export class StudyService {
     }
     checkWorkerId(workerId);
     return this.mutate(name, "study", async (rt) => {
+      const started = this.observer?.onSuggest ? performance.now() : 0;
       const proposals = this.pool && !IN_THREAD_ALGORITHMS.has(rt.study.resolvedAlgorithm) ? await this.propose(this.pool, rt, count, workerId) : undefined;
       const r = rt.suggest(count, workerId, this.now(), proposals);
+      this.observer?.onSuggest?.(rt.study.resolvedAlgorithm, (performance.now() - started) / 1000);
       return { result: r, effects: r.effects };
     });
   }
@@ -217,7 +238,9 @@ export class StudyService {
   async report(name: string, input: ReportInput): Promise<ReportResult> {
     checkWorkerId(input.workerId);
     return this.mutate(name, "study", (rt) => {
+      const running = rt.trials[input.trialId]?.state === "RUNNING"; // only then does the pruner decide
       const r = rt.report(input, this.now());
+      if (running && r.effects.measurements.length > 0 && !input.final) this.observer?.onReport?.(rt.study.spec.pruner.name || "default", r.decision);
       return { result: r, effects: r.effects };
     });
   }
@@ -298,7 +321,12 @@ export class StudyService {
       }
       if (!due) continue;
       try {
-        await this.mutate(name, "study", (r) => ({ result: undefined, effects: r.expireLeases(this.now()) }));
+        await this.mutate(name, "study", (r) => {
+          const effects = r.expireLeases(this.now());
+          const n = effects.events.filter((e) => e.kind === "FINISHED").length;
+          if (n > 0) this.observer?.onStaleReclaimed?.(n, r);
+          return { result: undefined, effects };
+        });
       } catch (e) {
         this.log.warn("lease sweep failed", { study: name, error: (e as Error).message });
       }
@@ -318,6 +346,7 @@ export class StudyService {
       const rt = this.runtime(name, field);
       this.checkWritable();
       const { result, effects } = await fn(rt);
+      this.observer?.onTrialsChanged?.(effects, rt);
       const ops = opsOf(rt, effects);
       events = effects.events.map((e) => ({ kind: e.kind, trial: e.trial }));
       if (effects.study) events.push({ kind: "STUDY_UPDATED", study: rt.study });

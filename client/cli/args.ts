@@ -20,6 +20,7 @@ const OPTIONS = {
   limit: { type: "string" },
   format: { type: "string" },
   output: { type: "string", short: "o" },
+  out: { type: "string" },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
@@ -38,6 +39,7 @@ export const COMMANDS = {
   best: { args: ["STUDY"], options: [] },
   export: { args: ["STUDY"], options: ["format", "output"] },
   watch: { args: ["STUDY"], options: [] },
+  "admin backup": { args: [], options: ["out"] },
 } as const satisfies Record<string, { args: readonly string[]; options: readonly OptionName[] }>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -56,6 +58,7 @@ export interface OptionValues {
   limit?: string;
   format?: string;
   output?: string;
+  out?: string;
 }
 
 export interface CommandLine {
@@ -96,6 +99,10 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   if (first === "study") {
     if (second === undefined) throw new UsageError("study: missing subcommand (create, list, get, delete, pause, resume, stop)");
     name = `study ${second}`;
+    rest = positionals.slice(2);
+  } else if (first === "admin") {
+    if (second === undefined) throw new UsageError("admin: missing subcommand (backup)");
+    name = `admin ${second}`;
     rest = positionals.slice(2);
   } else {
     name = first;

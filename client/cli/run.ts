@@ -7,7 +7,9 @@ import { status as Status } from "@grpc/grpc-js";
 import { HpodClientError, statusName } from "../errors.js";
 import { ProtoJsonError } from "../proto-json.js";
 import { parseCommandLine, type CommandName, type OptionValues } from "./args.js";
+import { adminBackup } from "./commands/admin.js";
 import { exportCommand } from "./commands/export.js";
+import { runnerArgv, runnerMain } from "./commands/runner.js";
 import { studyCreate, studyDelete, studyGet, studyList, studyPause, studyResume, studyStop } from "./commands/study.js";
 import { bestCommand, trialsCommand } from "./commands/trials.js";
 import { watchCommand } from "./commands/watch.js";
@@ -28,6 +30,7 @@ const HANDLERS: Record<CommandName, Handler> = {
   best: bestCommand,
   export: exportCommand,
   watch: watchCommand,
+  "admin backup": adminBackup,
 };
 
 export const EXIT_OK = 0;
@@ -44,6 +47,9 @@ export function describeError(error: unknown): string {
 
 /** Runs the CLI; resolves to the exit status. */
 export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSignal = new AbortController().signal): Promise<number> {
+  // `hpo runner` has its own flags (gpu-runner/options.ts).
+  const runnerArgs = runnerArgv(argv);
+  if (runnerArgs !== undefined) return runnerMain(runnerArgs, io, signal);
   let ctx: CliContext | undefined;
   try {
     const line = parseCommandLine(argv, io.env);

@@ -19,6 +19,13 @@ Commands:
                                               objectives)
   export STUDY [--format csv|json] [-o FILE]  every trial as CSV (default) or a JSON array
   watch STUDY                                 follow a study's trials live
+  runner --study S --command CMD [...]        run the study's trials on this machine's GPUs
+                                              (or CPU slots) or as Slurm jobs; see
+                                              hpo runner --help and docs/RUNNER.md
+  admin backup --out DIR                      online backup of the daemon's store into DIR
+                                              (on the daemon's host; must not exist yet;
+                                              restore with hpod serve --data-dir DIR; reads
+                                              HPOD_TOKEN, HPOD_TLS_CA/_CERT/_KEY if set)
 
 Global options:
   --address HOST:PORT  daemon address (env HPOD_ADDRESS, default 127.0.0.1:50551)

@@ -9,6 +9,15 @@
  * `assemble` turns the flat values back into a schedule.
  */
 import { invalid } from "./errors.js";
+import {
+  completeLrSchedule,
+  lrScheduleProblem,
+  decodeChoice,
+  encodeChoice,
+  hpRuleOf,
+  validateLrOptionRules,
+  validateWarmupDomains,
+} from "./lr-schedule-spec.js";
 
 export const LR_KINDS = [
   "constant",
@@ -288,16 +297,22 @@ export class CompiledSpace {
       for (const hp of option.hyperparameters) {
         const v = flat[p.name + SEP + kind + SEP + hp.name];
         if (v === undefined) continue;
-        if (typeof v === "string") sched.mode = v;
-        else if (hp.name.startsWith("milestone")) sched.milestones.push(Number(v));
-        else sched.values[hp.name] = Number(v);
+        // Where each value travels is the kind's rule (lr-schedule-spec.ts).
+        const rule = hpRuleOf(option.kind, hp.name);
+        if (rule?.slot === "milestones" || (!rule && hp.name.startsWith("milestone"))) sched.milestones.push(Number(v));
+        else if (typeof v === "string") {
+          const i = rule && rule.slot === "values" ? encodeChoice(rule, v) : undefined;
+          if (i !== undefined) sched.values[hp.name] = i;
+          else sched.mode = v;
+        } else sched.values[hp.name] = Number(v);
       }
       sched.milestones.sort((a, b) => a - b);
       const ws = flat[p.name + SEP + "warmup_steps"];
       if (typeof ws === "number") sched.warmupSteps = ws;
       const wf = flat[p.name + SEP + "warmup_start_factor"];
       if (typeof wf === "number") sched.warmupStartFactor = wf;
-      out[p.name] = sched;
+      // Suggest returns a complete schedule: omitted hyperparameters take their defaults.
+      out[p.name] = completeLrSchedule(sched);
     }
     return out;
   }
@@ -316,11 +331,20 @@ export class CompiledSpace {
       let m = 0;
       for (const hp of option?.hyperparameters ?? []) {
         const key = name + SEP + v.kind + SEP + hp.name;
-        if (hp.domain.type === "categorical" && hp.domain.valueKind === "string") flat[key] = v.mode;
-        else if (hp.name.startsWith("milestone")) {
+        const rule = hpRuleOf(v.kind, hp.name);
+        const x = v.values[hp.name];
+        if (rule?.slot === "milestones" || (!rule && hp.name.startsWith("milestone"))) {
           const ms = v.milestones[m++];
           if (ms !== undefined) flat[key] = ms;
-        } else if (v.values[hp.name] !== undefined) flat[key] = v.values[hp.name] as number;
+        } else if (rule?.slot === "mode" || (!rule && hp.domain.type === "categorical" && hp.domain.valueKind === "string")) {
+          flat[key] = v.mode;
+        } else if (x !== undefined) {
+          if (rule?.type === "string") {
+            const s = decodeChoice(rule, x);
+            if (s !== undefined) flat[key] = s;
+          } else if (hp.domain.type === "categorical" && hp.domain.valueKind === "bool") flat[key] = x !== 0;
+          else flat[key] = x;
+        }
       }
       if (p && p.domain.type === "lr_schedule") {
         if (p.domain.warmupSteps) flat[name + SEP + "warmup_steps"] = v.warmupSteps;
@@ -328,6 +352,27 @@ export class CompiledSpace {
       }
     }
     return flat;
+  }
+
+  /**
+   * User-given parameters made ready to store: validated (see
+   * `validateParams`), with every schedule completed with the defaults of its
+   * kind (as sampled schedules are) and checked against the kind's rules.
+   */
+  normalizeParams(params: Params, field: string): Params {
+    this.validateParams(params, field);
+    const out: Params = {};
+    for (const [name, v] of Object.entries(params)) {
+      if (!isLrSchedule(v)) {
+        out[name] = v;
+        continue;
+      }
+      const done = completeLrSchedule(v);
+      const problem = lrScheduleProblem(done);
+      if (problem) throw invalid(`${field}["${name}"].${problem.field}`, problem.message);
+      out[name] = done;
+    }
+    return out;
   }
 
   /**
@@ -463,4 +508,8 @@ function validateLrDomain(d: LrScheduleDomain, field: string): void {
   });
   if (d.warmupSteps) validateScalarDomain(d.warmupSteps, `${field}.warmup_steps`);
   if (d.warmupStartFactor) validateScalarDomain(d.warmupStartFactor, `${field}.warmup_start_factor`);
+  // Per-kind rules (lr-schedule-spec.ts): known names, types, legal ranges, required ones.
+  validateWarmupDomains(d.warmupSteps, d.warmupStartFactor, field, d.totalSteps);
+  const ctx = { totalSteps: d.totalSteps, maxWarmupSteps: d.warmupSteps ? d.warmupSteps.high : 0 };
+  d.options.forEach((o, i) => validateLrOptionRules(o, `${field}.options[${i}]`, ctx));
 }

@@ -362,8 +362,7 @@ export class StudyRuntime {
 
   enqueue(params: Params, userAttrs: Record<string, string>, now: number): { trial: Trial; effects: Effects } {
     this.checkOpen();
-    this.space.validateParams(params, "params");
-    const t = this.newTrial(params, "ENQUEUED", "QUEUED", now);
+    const t = this.newTrial(this.space.normalizeParams(params, "params"), "ENQUEUED", "QUEUED", now);
     t.userAttrs = userAttrs;
     this.queue.push(t.id);
     const effects = emptyEffects();
@@ -381,7 +380,7 @@ export class StudyRuntime {
 
   add(input: AddTrialInput, now: number): { trial: Trial; effects: Effects } {
     if (!isFinished(input.state)) throw invalid("state", "must be COMPLETE, PRUNED or FAILED");
-    this.space.validateParams(input.params, "params");
+    const params = this.space.normalizeParams(input.params, "params");
     const steps = new Set<number>();
     input.intermediate.forEach((m, i) => {
       const f = `intermediate[${i}]`;
@@ -405,7 +404,7 @@ export class StudyRuntime {
     }
     if (input.final) checkMetrics(input.final.metrics, "final_measurement.metrics");
     if (input.stateReason.length > MAX_REASON_LENGTH) throw invalid("state_reason", `longer than ${MAX_REASON_LENGTH} characters`);
-    const t = this.newTrial(input.params, "ADDED", input.state, now);
+    const t = this.newTrial(params, "ADDED", input.state, now);
     t.intermediate = [...input.intermediate].sort((a, b) => (a.step ?? 0) - (b.step ?? 0));
     if (input.final) t.final = input.final;
     t.stateReason = input.stateReason;

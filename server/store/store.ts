@@ -3,7 +3,8 @@
  * at start-up (the daemon serves from memory) and written through a group
  * committer with `sync: true`.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { Level } from "level";
 import { Code, HpodError } from "../core/errors.js";
 import type { Measurement, Study, Trial } from "../core/model.js";
@@ -35,18 +36,50 @@ export interface LoadedStudy {
 }
 
 export interface StoreOptions {
+  /** After each synced batch: its size and how long the write + fsync took. */
   onCommit?: (s: CommitStats) => void;
+  /** After each successful `commit`: seconds from submission to durable (queueing included). */
+  onWrite?: (seconds: number) => void;
 }
+
+export interface BackupResult {
+  destination: string;
+  keys: number;
+  bytes: number;
+  durationMs: number;
+}
+
+/** A write made while a backup copies its snapshot, replayed onto the copy afterwards. */
+type TailOp = BatchOp | { type: "clear"; gte: string; lt: string };
 
 export class Store {
   private readonly db: Level<string, string>;
   private readonly committer: GroupCommitter;
+  private readonly onWrite: ((seconds: number) => void) | undefined;
   readonly dir: string;
+  /** While a backup runs: every write since its snapshot, in order. */
+  private tail: TailOp[] | undefined;
+  /** While a backup finishes: batches wait for this before writing. */
+  private gate: Promise<void> | undefined;
+  /** The batch being written, if any. */
+  private writing: Promise<void> | undefined;
+  private backingUp = false;
 
   private constructor(dir: string, db: Level<string, string>, opts: StoreOptions) {
     this.dir = dir;
     this.db = db;
-    this.committer = new GroupCommitter((ops) => this.db.batch(toLevelOps(ops), { sync: true }), opts.onCommit);
+    this.onWrite = opts.onWrite;
+    this.committer = new GroupCommitter((ops) => this.writeBatch(ops), opts.onCommit);
+  }
+
+  private async writeBatch(ops: BatchOp[]): Promise<void> {
+    while (this.gate) await this.gate;
+    const done = (async () => {
+      await this.db.batch(toLevelOps(ops), { sync: true });
+      this.tail?.push(...ops);
+    })();
+    this.writing = done.catch(() => undefined);
+    await done;
   }
 
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
@@ -118,8 +151,10 @@ export class Store {
 
   /** Durably apply `ops`; rejects with UNAVAILABLE when the disk refuses. */
   async commit(ops: BatchOp[]): Promise<void> {
+    const started = this.onWrite ? performance.now() : 0;
     try {
       await this.committer.submit(ops);
+      this.onWrite?.((performance.now() - started) / 1000);
     } catch (e) {
       throw new HpodError(Code.UNAVAILABLE, `store write failed: ${(e as Error).message}`);
     }
@@ -146,9 +181,103 @@ export class Store {
   }
 
   private async finishDelete(name: string): Promise<void> {
-    await this.db.clear(range("m", name));
-    await this.db.clear(range("t", name));
+    for (const prefix of ["m", "t"] as const) {
+      const r = range(prefix, name);
+      await this.db.clear(r);
+      this.tail?.push({ type: "clear", gte: r.gte, lt: r.lt });
+    }
     await this.commit([{ type: "del", key: studyKey(name) }]);
+  }
+
+  /**
+   * Online backup: copies a LevelDB snapshot (an iterator reads one) to a new
+   * store at `destination` while writes go on, replays onto the copy the
+   * writes made since the snapshot, and - holding new batches back for that
+   * last step only - returns when the copy holds every write acknowledged so
+   * far. The caller must call `release` once it has answered, so that no
+   * write is acknowledged before the backup's own answer is on its way.
+   * The copy is written to a temporary sibling directory and renamed into
+   * place, so a failed or interrupted backup never leaves a plausible copy.
+   */
+  async backup(destination: string): Promise<{ result: BackupResult; release: () => void }> {
+    if (this.backingUp) throw new HpodError(Code.FAILED_PRECONDITION, "a backup is already running");
+    if (existsSync(destination)) throw new HpodError(Code.ALREADY_EXISTS, `backup destination ${destination} already exists`, "destination");
+    if (!existsSync(dirname(destination))) {
+      throw new HpodError(Code.FAILED_PRECONDITION, `the parent directory of ${destination} does not exist`, "destination");
+    }
+    this.backingUp = true;
+    const started = performance.now();
+    const temp = join(dirname(destination), `.${basename(destination)}.partial-${process.pid}-${Date.now()}`);
+    let copy: Level<string, string> | undefined;
+    let openGate: (() => void) | undefined;
+    try {
+      copy = new Level<string, string>(temp, { keyEncoding: "utf8", valueEncoding: "utf8" });
+      await copy.open();
+      // Recording starts before the snapshot, so the tail holds every write
+      // the snapshot may lack (replaying one it has is harmless: same order).
+      this.tail = [];
+      let keys = 0;
+      let bytes = 0;
+      let chunk: Array<{ type: "put"; key: string; value: string }> = [];
+      for await (const [key, value] of this.db.iterator()) {
+        chunk.push({ type: "put", key, value });
+        keys++;
+        bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+        if (chunk.length >= 1000) {
+          await copy.batch(chunk);
+          chunk = [];
+        }
+      }
+      if (chunk.length > 0) await copy.batch(chunk);
+      // Catch up without stopping writes, then hold new batches for the last bit.
+      await this.replayTail(copy);
+      this.gate = new Promise<void>((resolve) => (openGate = resolve));
+      await this.writing;
+      await this.replayTail(copy);
+      this.tail = undefined;
+      await copy.put(PROBE_KEY, String(Date.now()), { sync: true });
+      await copy.close();
+      renameSync(temp, destination);
+      const result = { destination, keys, bytes, durationMs: performance.now() - started };
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        this.gate = undefined;
+        this.backingUp = false;
+        openGate?.();
+      };
+      return { result, release };
+    } catch (e) {
+      this.tail = undefined;
+      this.gate = undefined;
+      this.backingUp = false;
+      openGate?.();
+      await copy?.close().catch(() => undefined);
+      rmSync(temp, { recursive: true, force: true });
+      if (e instanceof HpodError) throw e;
+      throw new HpodError(Code.FAILED_PRECONDITION, `backup to ${destination} failed: ${(e as Error).message}`, "destination");
+    }
+  }
+
+  private async replayTail(copy: Level<string, string>): Promise<void> {
+    while (this.tail && this.tail.length > 0) {
+      const ops = this.tail.splice(0, this.tail.length);
+      let batch: BatchOp[] = [];
+      const flush = async (): Promise<void> => {
+        if (batch.length > 0) await copy.batch(toLevelOps(batch));
+        batch = [];
+      };
+      for (const op of ops) {
+        if (op.type === "clear") {
+          await flush();
+          await copy.clear({ gte: op.gte, lt: op.lt });
+        } else {
+          batch.push(op);
+        }
+      }
+      await flush();
+    }
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { ConfigError, DEFAULT_PORT, loadConfig, parseListen } from "../../server/config.js";
+import { ConfigError, DEFAULT_PORT, loadConfig, parseListen, type DaemonConfig } from "../../server/config.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hpod-config-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +29,21 @@ function configError(fn: () => unknown): ConfigError {
   throw new Error("expected a ConfigError, nothing was thrown");
 }
 
-const KNOWN = "listen, data_dir, log_level, log_format, max_message_bytes, drain_timeout_ms, lease_sweep_ms";
+const KNOWN =
+  "listen, data_dir, log_level, log_format, max_message_bytes, drain_timeout_ms, lease_sweep_ms, " +
+  "metrics_listen, metrics_per_study, metrics_tls_cert, metrics_tls_key, metrics_auth, tls_cert, tls_key, tls_client_ca, " +
+  "tokens_file, reflection, insecure, max_pending_per_client";
+
+/** The operations and security keys' defaults (TLS files and the tokens file are unset). */
+const OPS_DEFAULTS: Partial<DaemonConfig> = {
+  metricsListen: "127.0.0.1:9551",
+  metricsListenDefaulted: true,
+  metricsPerStudy: true,
+  metricsAuth: "none",
+  reflection: "auth",
+  insecure: false,
+  maxPendingPerClient: 256,
+};
 
 describe("defaults", () => {
   it("with an empty environment", () => {
@@ -42,6 +56,7 @@ describe("defaults", () => {
       maxMessageBytes: 4 * 1024 * 1024,
       drainTimeoutMs: 10_000,
       leaseSweepMs: 1000,
+      ...OPS_DEFAULTS,
     });
   });
 
@@ -91,6 +106,7 @@ describe("precedence: flags > env > file > defaults", () => {
       maxMessageBytes: 1000,
       drainTimeoutMs: 5,
       leaseSweepMs: 7,
+      ...OPS_DEFAULTS,
     });
   });
 
@@ -111,6 +127,7 @@ describe("precedence: flags > env > file > defaults", () => {
       maxMessageBytes: 2000,
       drainTimeoutMs: 5,
       leaseSweepMs: 9,
+      ...OPS_DEFAULTS,
     });
   });
 
@@ -127,7 +144,7 @@ describe("precedence: flags > env > file > defaults", () => {
       ],
       {},
     );
-    expect(cfg).toEqual({ listen: "[::1]:9", dataDir: "/d", logLevel: "error", logFormat: "json", maxMessageBytes: 11, drainTimeoutMs: 12, leaseSweepMs: 13 });
+    expect(cfg).toEqual({ listen: "[::1]:9", dataDir: "/d", logLevel: "error", logFormat: "json", maxMessageBytes: 11, drainTimeoutMs: 12, leaseSweepMs: 13, ...OPS_DEFAULTS });
   });
 
   it("the config file from $HPOD_CONFIG; --config wins over it", () => {
@@ -241,5 +258,98 @@ describe("validation", () => {
       expect(e.message, argv.join(" ")).not.toBe("help");
       expect(e.message.length).toBeGreaterThan(0);
     }
+  });
+});
+
+describe("operations and security keys", () => {
+  it("every flag, and the same keys from env and file", () => {
+    const flags = [
+      "--metrics-listen", "0.0.0.0:9000",
+      "--metrics-per-study=false",
+      "--metrics-tls-cert", "/m.crt",
+      "--metrics-tls-key", "/m.key",
+      "--metrics-auth", "token",
+      "--tls-cert", "/s.crt",
+      "--tls-key", "/s.key",
+      "--tls-client-ca", "/ca.crt",
+      "--tokens-file", "/tokens.yaml",
+      "--reflection", "off",
+      "--insecure",
+      "--max-pending-per-client", "8",
+    ];
+    const expected = {
+      metricsListen: "0.0.0.0:9000",
+      metricsListenDefaulted: false,
+      metricsPerStudy: false,
+      metricsTlsCert: "/m.crt",
+      metricsTlsKey: "/m.key",
+      metricsAuth: "token",
+      tlsCert: "/s.crt",
+      tlsKey: "/s.key",
+      tlsClientCa: "/ca.crt",
+      tokensFile: "/tokens.yaml",
+      reflection: "off",
+      insecure: true,
+      maxPendingPerClient: 8,
+    };
+    expect(loadConfig(flags, {})).toMatchObject(expected);
+    const env = {
+      HPOD_METRICS_LISTEN: "0.0.0.0:9000",
+      HPOD_METRICS_PER_STUDY: "false",
+      HPOD_METRICS_TLS_CERT: "/m.crt",
+      HPOD_METRICS_TLS_KEY: "/m.key",
+      HPOD_METRICS_AUTH: "token",
+      HPOD_TLS_CERT: "/s.crt",
+      HPOD_TLS_KEY: "/s.key",
+      HPOD_TLS_CLIENT_CA: "/ca.crt",
+      HPOD_TOKENS_FILE: "/tokens.yaml",
+      HPOD_REFLECTION: "off",
+      HPOD_INSECURE: "1",
+      HPOD_MAX_PENDING_PER_CLIENT: "8",
+    };
+    expect(loadConfig([], env)).toMatchObject(expected);
+    const yaml = file(
+      "yaml",
+      [
+        "metrics_listen: 0.0.0.0:9000",
+        "metrics_per_study: false",
+        "metrics_tls_cert: /m.crt",
+        "metrics_tls_key: /m.key",
+        "metrics_auth: token",
+        "tls_cert: /s.crt",
+        "tls_key: /s.key",
+        "tls_client_ca: /ca.crt",
+        "tokens_file: /tokens.yaml",
+        "reflection: 'off'",
+        "insecure: true",
+        "max_pending_per_client: 8",
+        "",
+      ].join("\n"),
+    );
+    expect(loadConfig(["--config", yaml], {})).toMatchObject(expected);
+    // Flags over env over file, as for every key.
+    expect(loadConfig(["--config", yaml, "--max-pending-per-client", "3"], { HPOD_MAX_PENDING_PER_CLIENT: "5" }).maxPendingPerClient).toBe(3);
+    expect(loadConfig(["--config", yaml], { HPOD_MAX_PENDING_PER_CLIENT: "5" }).maxPendingPerClient).toBe(5);
+  });
+
+  it('metrics listener: "" or off disables it', () => {
+    expect(loadConfig(["--metrics-listen", ""], {}).metricsListen).toBe("");
+    expect(loadConfig(["--metrics-listen", "off"], {}).metricsListen).toBe("");
+    expect(loadConfig([], { HPOD_METRICS_LISTEN: "off" })).toMatchObject({ metricsListen: "", metricsListenDefaulted: false });
+    expect(configError(() => loadConfig(["--metrics-listen", "9551"], {})).message).toBe('metrics listen must be HOST:PORT (got "9551")');
+  });
+
+  it("inconsistent security settings are refused", () => {
+    expect(configError(() => loadConfig(["--tls-cert", "/c"], {})).message).toBe("TLS (--tls-cert, --tls-key) needs both a certificate and a key");
+    expect(configError(() => loadConfig(["--metrics-tls-key", "/k"], {})).message).toMatch(/^metrics TLS .* needs both/);
+    expect(configError(() => loadConfig(["--tls-client-ca", "/ca"], {})).message).toMatch(/needs --tls-cert and --tls-key/);
+    expect(configError(() => loadConfig(["--metrics-auth", "token"], {})).message).toBe("--metrics-auth token needs --tokens-file");
+    expect(configError(() => loadConfig(["--reflection", "maybe"], {})).message).toBe('reflection must be off, open or auth (got "maybe")');
+    expect(configError(() => loadConfig(["--metrics-per-study", "perhaps"], {})).message).toBe('metrics per study must be true or false (got "perhaps")');
+    expect(configError(() => loadConfig(["--max-pending-per-client", "0"], {})).message).toMatch(/max pending per client must be a positive integer/);
+    const p = file("json", JSON.stringify({ insecure: "sometimes" }));
+    expect(configError(() => loadConfig(["--config", p], {})).message).toBe('insecure must be true or false (got "sometimes")');
+    const q = file("json", JSON.stringify({ tls_cert: true }));
+    expect(configError(() => loadConfig(["--config", q], {})).message).toBe(`config file ${q}: "tls_cert" must be a string or number`);
   });
 });

@@ -448,9 +448,10 @@ describe("lr_schedule: flat dimensions", () => {
       "sched/reduce_on_plateau/mode": "max",
       "sched/reduce_on_plateau/factor": 0.2,
     });
+    // Omitted hyperparameters are filled with their (PyTorch) defaults; threshold_mode "rel" is 0.
     expect(plateau.sched).toEqual({
       kind: "reduce_on_plateau",
-      values: { factor: 0.2 },
+      values: { factor: 0.2, patience: 10, threshold: 1e-4, threshold_mode: 0, cooldown: 0, min_lr: 0, eps: 1e-8 },
       milestones: [],
       mode: "max",
       totalSteps: 1000,
@@ -488,7 +489,7 @@ describe("lr_schedule: flat dimensions", () => {
 
     const plateau: LrScheduleValue = {
       kind: "reduce_on_plateau",
-      values: { factor: 0.3 },
+      values: { factor: 0.3, patience: 10, threshold: 1e-4, threshold_mode: 0, cooldown: 0, min_lr: 0, eps: 1e-8 },
       milestones: [],
       mode: "min",
       totalSteps: 1000,
@@ -525,7 +526,8 @@ describe("lr_schedule: flat dimensions", () => {
     expect(s.dims.map((d) => d.name)).toEqual(["s/kind"]);
     const v: LrScheduleValue = { kind: "constant", values: {}, milestones: [], mode: "", totalSteps: 10, warmupSteps: 0, warmupStartFactor: 0 };
     expect(s.flatten({ s: v })).toEqual({ "s/kind": "constant" });
-    expect(s.assemble({ "s/kind": "constant" })).toEqual({ s: v });
+    // assemble fills the kind's defaults (constant: factor 1, total_iters 5).
+    expect(s.assemble({ "s/kind": "constant" })).toEqual({ s: { ...v, values: { factor: 1, total_iters: 5 } } });
   });
 });
 
@@ -539,7 +541,14 @@ describe("isActive through condition chains", () => {
       when(int("b", 1, 3), "a", ["x"]),
       when(float("c", 0, 1), "b", [2, 3]),
       when(
-        { name: "sched", domain: { type: "lr_schedule", totalSteps: 10, options: [{ kind: "step", hyperparameters: [float("gamma", 0.1, 0.9)] }] } },
+        {
+          name: "sched",
+          domain: {
+            type: "lr_schedule",
+            totalSteps: 10,
+            options: [{ kind: "step", hyperparameters: [int("step_size", 1, 5), float("gamma", 0.1, 0.9)] }],
+          },
+        },
         "b",
         [3],
       ),

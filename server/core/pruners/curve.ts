@@ -1,0 +1,502 @@
+/**
+ * The learning-curve pruner (hpod's default). It prunes a trial only when its
+ * curve says, with confidence, that its value at the horizon will be worse
+ * than the best final value of the COMPLETE trials; so a slow starter whose
+ * curve is still falling steeply keeps running even while it is behind every
+ * other trial at the same step (crossing curves).
+ *
+ * On each intermediate report of a RUNNING trial (first objective, in its
+ * direction):
+ *
+ * 1. a NaN or infinite value prunes at once ("diverged");
+ * 2. nothing else happens before `startupTrials` trials are COMPLETE (with a
+ *    feasible final value), before `warmupSteps`, off the `intervalSteps` grid;
+ * 3. a value far worse than every COMPLETE trial's value at the same step
+ *    (beyond their worst by more than their spread, on the last two reports)
+ *    prunes ("far worse");
+ * 4. with at least `minPoints` reports and the last step at or past
+ *    `minResource` (default 5 % of the horizon), the curve is extrapolated to
+ *    the horizon (`maxResource`, else the longest step any trial of the study
+ *    reached) by `forecast` (curve-fit.ts); the trial is pruned when the
+ *    optimistic end of the interval at level `confidence` (lower bound when
+ *    minimising) is still worse than the best final value, and, when the
+ *    guard is on, when even the largest improvement that a COMPLETE trial
+ *    made from the same step to its end would not bring it to that best.
+ */
+import type { Direction, Trial } from "../model.js";
+import type { PruneDecider, StudyRuntime } from "../study-runtime.js";
+import { CompletedIndex, CONTINUE, directionOf, fmt, isFirstInIntervalStep, lastStep, prune, series, type PruneResult } from "./common.js";
+import { DEFAULT_FAMILIES, forecast, type CurveForecast, type Family } from "./curve-fit.js";
+
+export interface CurveOptions {
+  startupTrials: number;
+  warmupSteps: number;
+  intervalSteps: number;
+  /** Earliest step for a forecast; 0: 5 % of the horizon. */
+  minResource: number;
+  /** Horizon; 0: the longest step any trial of the study reached. */
+  maxResource: number;
+  /** One-sided level of the forecast interval, in (0, 1). */
+  confidence: number;
+}
+
+/** Knobs that are not part of the API (tests and the benchmark tune them). */
+export interface CurveTuning {
+  minPoints: number;
+  /** Fraction of the horizon before the first forecast (when minResource is 0). */
+  minFraction: number;
+  /** Fit at most this many points (later reports are averaged in bins). */
+  maxPoints: number;
+  predictive: boolean;
+  maxDelta: number;
+  plausibility: "rss" | "aicc";
+  /** Widen the bound by the largest miss of the forecasts on the best COMPLETE trials. */
+  calibrate: boolean;
+  /** Exponent of the check count in the per-check level (0: same level on every check). */
+  spend: number;
+  /** Floor each curve's noise variance at the study's typical one (from the reference trials). */
+  pooledNoise: boolean;
+  /** Also require the comparable-state empirical bound to exceed the best. */
+  stateGuard: boolean;
+  /** Points of the line that gives a curve's level and slope: fraction of the reports, within [min, max]. */
+  stateWindow: { min: number; fraction: number; max: number };
+  /** The state guard allows this multiple of the largest comparable improvement. */
+  stateSlack: number;
+  /** Significance (standard errors) of the acceleration test; 0: off. */
+  accelerationZ: number;
+  /** Width (standard errors) of the slope comparison of the state guard. */
+  stateZ: number;
+  /** Compare with the best trials' final values corrected by the noise of their last report. */
+  denoiseBest: boolean;
+  /** How many of the best COMPLETE trials calibrate. */
+  references: number;
+  families: readonly Family[];
+}
+
+export const CURVE_DEFAULTS = {
+  startupTrials: 5,
+  confidence: 0.99,
+} as const;
+
+export const DEFAULT_TUNING: CurveTuning = {
+  minPoints: 5,
+  minFraction: 0.05,
+  maxPoints: 64,
+  predictive: false,
+  maxDelta: 6,
+  plausibility: "rss",
+  calibrate: true,
+  references: 8,
+  denoiseBest: false,
+  stateGuard: true,
+  stateZ: 2,
+  stateWindow: { min: 4, fraction: 0.25, max: 16 },
+  stateSlack: 1,
+  accelerationZ: 2,
+  pooledNoise: true,
+  spend: 0,
+  families: DEFAULT_FAMILIES,
+};
+
+export class CurvePruner implements PruneDecider {
+  private readonly completed = new CompletedIndex();
+  private completedSeen = -1;
+  /** Best feasible final value among COMPLETE trials, as a loss (sign applied). */
+  private bestLoss: number | undefined;
+  /** The best COMPLETE trials (losses), for calibration. */
+  private references: Array<{ trial: Trial; loss: number }> = [];
+  private readonly calibrationMemo = new Map<string, number>();
+  /** Residual variance per report of each reference trial's whole curve. */
+  private readonly noiseMemo = new Map<number, number>();
+  private readonly stateMemo = new Map<string, LocalState | null>();
+  private lastNoiseFloor = 0;
+  private longest = -1;
+  private trialsSeen = -1;
+  readonly tuning: CurveTuning;
+
+  constructor(
+    readonly options: CurveOptions,
+    tuning: Partial<CurveTuning> = {},
+  ) {
+    this.tuning = { ...DEFAULT_TUNING, ...tuning };
+  }
+
+  decide(trial: Trial, runtime: StudyRuntime): PruneResult {
+    const o = this.options;
+    const dir: Direction = directionOf(runtime);
+    const sign = dir === "minimize" ? 1 : -1;
+    const step = lastStep(trial);
+    if (step === undefined) return CONTINUE;
+    const { steps, values } = series(trial);
+    const latest = values[values.length - 1] as number;
+    if (!Number.isFinite(latest)) return prune(`curve: value ${latest} at step ${step} (diverged)`);
+    this.refresh(runtime, sign);
+    if (step > this.longest) this.longest = step;
+    const best = this.bestLoss;
+    if (best === undefined || this.completed.count < Math.max(1, o.startupTrials)) return CONTINUE;
+    if (step < o.warmupSteps || !isFirstInIntervalStep(step, trial, o.warmupSteps, o.intervalSteps)) return CONTINUE;
+
+    const far = this.farWorse(steps, values, sign);
+    if (far) return prune(far);
+
+    const horizon = o.maxResource > 0 ? o.maxResource : this.longest;
+    const t = this.tuning;
+    const minStep = o.minResource > 0 ? o.minResource : t.minFraction * horizon;
+    if (values.length < t.minPoints || step < minStep) return CONTINUE;
+    if (step >= horizon && o.maxResource === 0) return CONTINUE;
+    const { xs, ys, size } = binned(steps, values, sign, t.maxPoints);
+    // Already at or better than the best and not getting worse: a forecast
+    // cannot put it confidently behind.
+    if (recentLevel(ys) <= best && recentSlope(xs, ys) <= 0) return CONTINUE;
+    // Still speeding up (before the bend of a sigmoid): no family here can
+    // say where it levels off.
+    if (t.accelerationZ > 0 && accelerating(xs, ys, t.accelerationZ)) return CONTINUE;
+    this.lastNoiseFloor = this.noiseFloor(Math.max(horizon, step), sign);
+    const f = this.forecastOf(xs, ys, Math.max(horizon, step), this.levelAt(steps, minStep), this.lastNoiseFloor / size);
+    if (!f || !(f.lower > best)) return CONTINUE;
+    const margin = t.calibrate ? this.calibration(step, Math.max(horizon, step), sign, minStep) : 0;
+    if (!(f.lower - margin > best)) return CONTINUE;
+    if (t.stateGuard) {
+      const e = this.empiricalBound(steps, values, sign);
+      if (e !== undefined && !(e.level - t.stateSlack * e.improvement > best)) return CONTINUE;
+    }
+    return prune(reasonOf(f, sign, best, step, margin));
+  }
+
+  /**
+   * The confidence of this check: a trial is checked on every report, and
+   * each check could prune it, so the k-th check of a trial runs at level
+   * 1 - (1 - confidence) / k^spend (spend 1: Bonferroni over the checks).
+   */
+  private levelAt(steps: readonly number[], minStep: number): number {
+    const t = this.tuning;
+    let k = 0;
+    for (let i = t.minPoints - 1; i < steps.length; i++) if ((steps[i] as number) >= minStep) k++;
+    return 1 - (1 - this.options.confidence) / Math.pow(Math.max(1, k), t.spend);
+  }
+
+  private forecastOf(
+    xs: readonly number[],
+    ys: readonly number[],
+    horizon: number,
+    confidence: number,
+    noiseFloor: number,
+  ): CurveForecast | undefined {
+    const t = this.tuning;
+    if (xs.length < t.minPoints) return undefined;
+    return forecast(xs, ys, horizon, {
+      confidence,
+      noiseFloor,
+      predictive: t.predictive,
+      maxDelta: t.maxDelta,
+      plausibility: t.plausibility,
+      families: t.families,
+    });
+  }
+
+  /** Re-reads the COMPLETE trials and the longest step when the study changed. */
+  private refresh(runtime: StudyRuntime, sign: number): void {
+    this.completed.refresh(runtime);
+    if (this.completed.count !== this.completedSeen || runtime.trials.length !== this.trialsSeen) {
+      this.completedSeen = this.completed.count;
+      this.trialsSeen = runtime.trials.length;
+      const finals: Array<{ trial: Trial; loss: number }> = [];
+      for (const c of this.completed.trials) {
+        const v = c.final?.values[0];
+        if (v === undefined || !Number.isFinite(v) || !(c.final?.constraintValues ?? []).every((x) => x <= 0)) continue;
+        finals.push({ trial: c, loss: sign * v });
+      }
+      finals.sort((a, b) => a.loss - b.loss);
+      this.bestLoss = finals[0]?.loss;
+      this.references = finals.slice(0, this.tuning.references);
+      if (this.tuning.denoiseBest && this.bestLoss !== undefined) {
+        // The best observed final is the luckiest of several noisy values:
+        // compare with the best trials' final values corrected by the noise
+        // of their last report (its distance from the line through their
+        // last reports), which undoes most of that luck.
+        let best = Infinity;
+        for (const r of this.references) {
+          const { steps, values } = series(r.trial);
+          const ys = values.map((v) => sign * v);
+          const st = ys.every(Number.isFinite) ? localState(steps, ys, 0) : undefined;
+          const lastY = ys[ys.length - 1];
+          best = Math.min(best, st && lastY !== undefined ? r.loss + (st.level - lastY) : r.loss);
+        }
+        this.bestLoss = best;
+      }
+      for (const x of runtime.trials) {
+        const s = x ? lastStep(x) : undefined;
+        if (s !== undefined && s > this.longest) this.longest = s;
+      }
+    }
+  }
+
+  /** Rule 3: the last two values beyond the worst COMPLETE value at their step by more than the spread. */
+  private farWorse(steps: readonly number[], values: readonly number[], sign: number): string | undefined {
+    const n = values.length;
+    if (n < 2) return undefined;
+    for (let i = n - 2; i < n; i++) {
+      const at = this.completed.valuesAt(steps[i] as number).filter(Number.isFinite).map((v) => sign * v);
+      if (at.length < 2) return undefined;
+      const worst = Math.max(...at);
+      const spread = worst - Math.min(...at);
+      if (!(sign * (values[i] as number) > worst + Math.max(spread, 1e-12 * Math.abs(worst)))) return undefined;
+    }
+    const step = steps[n - 1] as number;
+    const at = this.completed.valuesAt(step).filter(Number.isFinite);
+    const worstUser = sign > 0 ? Math.max(...at) : Math.min(...at);
+    return (
+      `curve: value ${fmt(values[n - 1] as number)} at step ${step} is far worse than all ${at.length} completed trials at that step ` +
+      `(worst ${fmt(worstUser)})`
+    );
+  }
+
+  /**
+   * The study's typical noise variance of one report: the median, over the
+   * reference trials, of the residual variance of the best fit to their
+   * whole curve (0 when off or not known yet).
+   */
+  private noiseFloor(horizon: number, sign: number): number {
+    if (!this.tuning.pooledNoise) return 0;
+    const vs: number[] = [];
+    for (const { trial } of this.references) {
+      let v = this.noiseMemo.get(trial.id);
+      if (v === undefined) {
+        const { steps, values } = series(trial);
+        const { xs, ys, size } = binned(steps, values, sign, this.tuning.maxPoints);
+        const f = ys.every(Number.isFinite) ? this.forecastOf(xs, ys, horizon, 0.5, 0) : undefined;
+        const fam = f?.best;
+        v = fam && fam.n - 4 > 0 ? (fam.rss / (fam.n - 4)) * size : Number.NaN;
+        this.noiseMemo.set(trial.id, v);
+      }
+      if (Number.isFinite(v)) vs.push(v);
+    }
+    if (vs.length === 0) return 0;
+    vs.sort((a, b) => a - b);
+    const m = vs.length >> 1;
+    return vs.length % 2 ? (vs[m] as number) : ((vs[m - 1] as number) + (vs[m] as number)) / 2;
+  }
+
+  /**
+   * The comparable-state guard. Among the COMPLETE trials whose curve at
+   * this step was improving no faster than this one's (slope at least this
+   * one's minus `stateZ` standard errors), the largest improvement from this
+   * step to their final value; the bound is this trial's level minus that
+   * improvement. Undefined when no completed trial is comparable. It keeps a
+   * trial running while the completed trials show that curves in its state
+   * (a plateau, the flat start of a sigmoid) went on to improve by enough.
+   */
+  private empiricalBound(steps: readonly number[], values: readonly number[], sign: number): { level: number; improvement: number } | undefined {
+    const step = steps[steps.length - 1] as number;
+    const floor = this.lastNoiseFloor;
+    const win = this.tuning.stateWindow;
+    const own = localState(
+      steps,
+      values.map((v) => sign * v),
+      floor,
+      win,
+    );
+    if (!own) return undefined;
+    let most: number | undefined;
+    for (const c of this.completed.trials) {
+      const fin = c.final?.values[0];
+      if (fin === undefined || !Number.isFinite(fin)) continue;
+      const key = `${c.id}:${step}`;
+      let st = this.stateMemo.get(key);
+      if (st === undefined) {
+        const s = series(c);
+        let k = 0;
+        while (k < s.steps.length && (s.steps[k] as number) <= step) k++;
+        const ys = s.values.slice(0, k).map((v) => sign * v);
+        st = ys.every(Number.isFinite) ? (localState(s.steps.slice(0, k), ys, floor, win) ?? null) : null;
+        if (this.stateMemo.size > 200_000) this.stateMemo.clear();
+        this.stateMemo.set(key, st);
+      }
+      if (!st) continue;
+      const tol = this.tuning.stateZ * Math.sqrt(st.slopeSe ** 2 + own.slopeSe ** 2);
+      if (st.slope < own.slope - tol) continue;
+      const improvement = st.level - sign * fin;
+      if (most === undefined || improvement > most) most = improvement;
+    }
+    if (most === undefined) return undefined;
+    return { level: own.level, improvement: Math.max(0, most) };
+  }
+
+  /**
+   * Calibration on the study's own curves: for each of the best COMPLETE
+   * trials, the forecast its first reports up to `step` would have given,
+   * and by how much its lower bound exceeded the value it really ended with.
+   * The largest such miss (0 when the forecasts held) is subtracted from the
+   * bound before comparing: where the curves of this study do things the
+   * families cannot foresee (a plateau before a drop), the forecasts of the
+   * completed trials missed, and pruning waits until they no longer do.
+   */
+  private calibration(step: number, horizon: number, sign: number, minStep: number): number {
+    let margin = 0;
+    for (const { trial, loss } of this.references) {
+      const key = `${trial.id}:${step}:${horizon}`;
+      let lb = this.calibrationMemo.get(key);
+      if (lb === undefined) {
+        const { steps, values } = series(trial);
+        let k = 0;
+        while (k < steps.length && (steps[k] as number) <= step) k++;
+        const { xs, ys, size } = binned(steps.slice(0, k), values.slice(0, k), sign, this.tuning.maxPoints);
+        const ok = ys.every(Number.isFinite);
+        const level = this.levelAt(steps.slice(0, k), minStep);
+        lb = (ok ? this.forecastOf(xs, ys, horizon, level, this.noiseFloor(horizon, sign) / size)?.lower : undefined) ?? -Infinity;
+        if (this.calibrationMemo.size > 100_000) this.calibrationMemo.clear();
+        this.calibrationMemo.set(key, lb);
+      }
+      if (lb - loss > margin) margin = lb - loss;
+    }
+    return margin;
+  }
+}
+
+interface LocalState {
+  /** Fitted level at the step (loss). */
+  level: number;
+  /** Fitted slope per step (loss; negative: improving). */
+  slope: number;
+  /** Standard error of the slope. */
+  slopeSe: number;
+}
+
+/**
+ * Level and slope at the last point from a straight line through the last
+ * quarter of the points (at least 4, at most 16).
+ */
+export function localState(xs: readonly number[], ys: readonly number[], noiseFloor: number, window = { min: 4, fraction: 0.25, max: 16 }): LocalState | undefined {
+  const n = xs.length;
+  const k = Math.min(n, Math.max(window.min, Math.min(window.max, Math.ceil(n * window.fraction))));
+  if (k < 3) return undefined;
+  let mx = 0;
+  let my = 0;
+  for (let i = n - k; i < n; i++) {
+    mx += xs[i] as number;
+    my += ys[i] as number;
+  }
+  mx /= k;
+  my /= k;
+  let sxx = 0;
+  let sxy = 0;
+  for (let i = n - k; i < n; i++) {
+    const dx = (xs[i] as number) - mx;
+    sxx += dx * dx;
+    sxy += dx * ((ys[i] as number) - my);
+  }
+  if (!(sxx > 0)) return undefined;
+  const slope = sxy / sxx;
+  let rss = 0;
+  for (let i = n - k; i < n; i++) rss += ((ys[i] as number) - my - slope * ((xs[i] as number) - mx)) ** 2;
+  const s2 = Math.max(rss / Math.max(1, k - 2), noiseFloor);
+  return { level: my + slope * ((xs[n - 1] as number) - mx), slope, slopeSe: Math.sqrt(s2 / sxx) };
+}
+
+/**
+ * Whether the curve improves faster at its end than anywhere before: the
+ * slope of a line through the last w points (w = max(4, n/5)) is steeper than
+ * that of every earlier window of w points by more than `z` standard errors.
+ */
+export function accelerating(xs: readonly number[], ys: readonly number[], z: number): boolean {
+  const n = xs.length;
+  const w = Math.max(4, Math.ceil(n / 5));
+  if (n < 2 * w) return false;
+  const fit = (end: number): { slope: number; se: number } => {
+    let mx = 0;
+    let my = 0;
+    for (let i = end - w; i < end; i++) {
+      mx += xs[i] as number;
+      my += ys[i] as number;
+    }
+    mx /= w;
+    my /= w;
+    let sxx = 0;
+    let sxy = 0;
+    for (let i = end - w; i < end; i++) {
+      const dx = (xs[i] as number) - mx;
+      sxx += dx * dx;
+      sxy += dx * ((ys[i] as number) - my);
+    }
+    const slope = sxy / sxx;
+    let rss = 0;
+    for (let i = end - w; i < end; i++) rss += ((ys[i] as number) - my - slope * ((xs[i] as number) - mx)) ** 2;
+    return { slope, se: Math.sqrt(rss / Math.max(1, w - 2) / sxx) };
+  };
+  const last = fit(n);
+  for (let end = n - w; end >= w; end -= w) {
+    const e = fit(end);
+    if (!(last.slope < e.slope - z * Math.sqrt(last.se ** 2 + e.se ** 2))) return false;
+  }
+  return true;
+}
+
+/** Mean of the last three points. */
+function recentLevel(ys: readonly number[]): number {
+  const k = Math.min(3, ys.length);
+  let s = 0;
+  for (let i = ys.length - k; i < ys.length; i++) s += ys[i] as number;
+  return s / k;
+}
+
+/** Least-squares slope of the last (up to) six points. */
+function recentSlope(xs: readonly number[], ys: readonly number[]): number {
+  const k = Math.min(6, xs.length);
+  if (k < 2) return 0;
+  let mx = 0;
+  let my = 0;
+  for (let i = xs.length - k; i < xs.length; i++) {
+    mx += xs[i] as number;
+    my += ys[i] as number;
+  }
+  mx /= k;
+  my /= k;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = xs.length - k; i < xs.length; i++) {
+    const dx = (xs[i] as number) - mx;
+    sxy += dx * ((ys[i] as number) - my);
+    sxx += dx * dx;
+  }
+  return sxx > 0 ? sxy / sxx : 0;
+}
+
+/** Signed losses, averaged in bins of consecutive reports when there are more than `max`. */
+export function binned(
+  steps: readonly number[],
+  values: readonly number[],
+  sign: number,
+  max: number,
+): { xs: number[]; ys: number[]; size: number } {
+  const n = steps.length;
+  if (n <= max) return { xs: [...steps], ys: values.map((v) => sign * v), size: 1 };
+  const size = Math.ceil(n / max);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  // Bins end at the latest report, so the newest values are never diluted by a partial bin.
+  for (let end = n; end > 0; end -= size) {
+    const start = Math.max(0, end - size);
+    let sx = 0;
+    let sy = 0;
+    for (let i = start; i < end; i++) {
+      sx += steps[i] as number;
+      sy += sign * (values[i] as number);
+    }
+    xs.push(sx / (end - start));
+    ys.push(sy / (end - start));
+  }
+  xs.reverse();
+  ys.reverse();
+  return { xs, ys, size };
+}
+
+function reasonOf(f: CurveForecast, sign: number, best: number, step: number, margin: number): string {
+  const lo = sign > 0 ? f.lower : -f.upper;
+  const hi = sign > 0 ? f.upper : -f.lower;
+  const trend = f.best.slopeLast > 0 ? ", rising" : "";
+  return (
+    `curve: predicted final ${fmt(sign * f.prediction)} [${fmt(lo)}, ${fmt(hi)}] at step ${fmt(f.horizon)} ` +
+    `is worse than best ${fmt(sign * best)} (${f.best.name} fit to ${f.n} points up to step ${step}${trend}` +
+    `${margin > 0 ? `; calibration margin ${fmt(margin)}` : ""})`
+  );
+}
