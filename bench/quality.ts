@@ -194,10 +194,15 @@ export function loadFunctions(file = FUNCTIONS_FILE): BenchFunction[] {
 
 // ---------------------------------------------------------------- running
 
-/** Best value after each budget (samplers never see the budget, so one run of the largest serves all). */
+/**
+ * Best value after each budget. Samplers never see the budget, so one run of
+ * the largest serves all, except `auto`, which is told the budget (as a study's
+ * max_trials) and may choose differently for each: it runs once per budget.
+ */
 export function runHpod(algorithm: string, fn: BenchFunction, seed: number, budgets: readonly number[]): number[] {
-  const { sampler } = createSampler({ name: algorithm, seed }, fn.space, "algorithm");
+  if (algorithm === "auto" && budgets.length > 1) return budgets.map((b) => runHpod(algorithm, fn, seed, [b])[0] as number);
   const max = Math.max(...budgets);
+  const { sampler } = createSampler({ name: algorithm, seed }, fn.space, "algorithm", { objectives: 1, maxTrials: max });
   const trials: TrialView[] = [];
   let best = Number.POSITIVE_INFINITY;
   const bestAt: number[] = [];

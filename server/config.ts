@@ -27,6 +27,8 @@ export interface DaemonConfig {
   drainTimeoutMs: number;
   /** How often heartbeat leases are checked. Default 1000 ms. */
   leaseSweepMs: number;
+  /** Worker threads for model-fitting samplers; 0 runs them on the event loop. Default: cores - 1, 1..4. */
+  samplerThreads: number | undefined;
   /** /metrics, /healthz, /readyz listener HOST:PORT; "" disables it. Default 127.0.0.1:9551. */
   metricsListen: string;
   /** True when metricsListen is the default: failing to bind it is then logged, not fatal. */
@@ -68,6 +70,7 @@ interface Source {
   maxMessageBytes?: string | number;
   drainTimeoutMs?: string | number;
   leaseSweepMs?: string | number;
+  samplerThreads?: string | number;
   metricsListen?: string;
   metricsPerStudy?: string | number | boolean;
   metricsTlsCert?: string;
@@ -91,6 +94,7 @@ const KEYS: Array<{ key: keyof Source; flag: string; env: string; file: string; 
   { key: "maxMessageBytes", flag: "max-message-bytes", env: "HPOD_MAX_MESSAGE_BYTES", file: "max_message_bytes" },
   { key: "drainTimeoutMs", flag: "drain-timeout-ms", env: "HPOD_DRAIN_TIMEOUT_MS", file: "drain_timeout_ms" },
   { key: "leaseSweepMs", flag: "lease-sweep-ms", env: "HPOD_LEASE_SWEEP_MS", file: "lease_sweep_ms" },
+  { key: "samplerThreads", flag: "sampler-threads", env: "HPOD_SAMPLER_THREADS", file: "sampler_threads" },
   { key: "metricsListen", flag: "metrics-listen", env: "HPOD_METRICS_LISTEN", file: "metrics_listen" },
   { key: "metricsPerStudy", flag: "metrics-per-study", env: "HPOD_METRICS_PER_STUDY", file: "metrics_per_study", boolean: true },
   { key: "metricsTlsCert", flag: "metrics-tls-cert", env: "HPOD_METRICS_TLS_CERT", file: "metrics_tls_cert" },
@@ -116,6 +120,7 @@ export const SERVE_USAGE = `usage: hpod serve [options]
   --max-message-bytes N     largest request in bytes (default 4194304)
   --drain-timeout-ms N      grace period for in-flight calls on SIGTERM (default 10000)
   --lease-sweep-ms N        how often heartbeat leases are checked (default 1000)
+  --sampler-threads N       worker threads for TPE, GP, CMA-ES, ... (0: on the event loop; default cores-1, 1..4)
 
 operations (each also HPOD_<FLAG> in the environment and <flag_with_underscores> in the file):
   --metrics-listen HOST:PORT  /metrics, /healthz, /readyz over HTTP (default ${DEFAULT_METRICS_LISTEN});
@@ -238,6 +243,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxMessageBytes: positiveInt(get("maxMessageBytes") ?? 4 * 1024 * 1024, "max message bytes"),
     drainTimeoutMs: positiveInt(get("drainTimeoutMs") ?? 10_000, "drain timeout"),
     leaseSweepMs: positiveInt(get("leaseSweepMs") ?? 1000, "lease sweep interval"),
+    samplerThreads: samplerThreads(get("samplerThreads")),
     metricsListen,
     metricsListenDefaulted: rawMetrics === undefined,
     metricsPerStudy: bool(get("metricsPerStudy") ?? true, "metrics per study"),
@@ -252,6 +258,13 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     insecure: bool(get("insecure") ?? false, "insecure"),
     maxPendingPerClient: positiveInt(get("maxPendingPerClient") ?? 256, "max pending per client"),
   };
+}
+
+function samplerThreads(v: string | number | boolean | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new ConfigError(`sampler threads must be an integer in [0, 64] (got "${String(v)}")`);
+  return n;
 }
 
 function bool(v: string | number | boolean, name: string): boolean {

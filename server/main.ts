@@ -75,7 +75,7 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
 
   const metrics = cfg.metricsListen !== "" ? new HpodMetrics({ perStudy: cfg.metricsPerStudy }) : undefined;
   const store = await Store.open(cfg.dataDir, metrics ? { onCommit: metrics.onCommit, onWrite: metrics.onWrite } : {});
-  const pool = new SamplerPool(log);
+  const pool = cfg.samplerThreads === 0 ? undefined : new SamplerPool(log, cfg.samplerThreads === undefined ? {} : { threads: cfg.samplerThreads });
   const svc = await StudyService.open(store, log, { leaseSweepMs: cfg.leaseSweepMs, pool, ...(metrics ? { observer: metrics } : {}) });
   metrics?.attach(serviceSource(svc, cfg.dataDir));
   let serving = false;
@@ -84,7 +84,7 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
     await ops?.close();
     await svc.close();
     await store.close();
-    await pool.close();
+    await pool?.close();
   };
   if (metrics) {
     let probed = { at: 0, error: undefined as string | undefined };
@@ -164,7 +164,7 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
       void (ops ? ops.close() : Promise.resolve())
         .then(() => svc.close())
         .then(() => store.close())
-        .then(() => pool.close())
+        .then(() => pool?.close())
         .then(() => {
           log.info("stopped cleanly");
           process.exit(0);

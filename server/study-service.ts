@@ -211,7 +211,7 @@ export class StudyService {
   private async propose(pool: SamplerPool, rt: StudyRuntime, count: number, workerId: string): Promise<SampleResult[]> {
     const n = rt.samplesNeeded(count, workerId);
     const key = `${rt.study.name}@${rt.study.createTime}`;
-    const setup = { algorithm: rt.study.spec.algorithm, space: rt.study.spec.space };
+    const setup = { algorithm: { ...rt.study.spec.algorithm, name: rt.study.resolvedAlgorithm }, space: rt.study.spec.space };
     const out: SampleResult[] = [];
     const pending: FlatParams[] = [];
     for (let i = 0; i < n; i++) {

@@ -75,7 +75,11 @@ export function validateNewStudy(study: Study): void {
 
 function assembleParts(study: Study) {
   const space = compileSpace(study.spec.space, "study.spec.search_space");
-  const { sampler, resolved } = createSampler(study.spec.algorithm, space, "study.spec.algorithm");
+  // A study runs what was resolved when it was created (auto's choice is
+  // frozen then, whatever max_trials later becomes).
+  const algorithm = study.resolvedAlgorithm ? { ...study.spec.algorithm, name: study.resolvedAlgorithm } : study.spec.algorithm;
+  const hints = { objectives: study.spec.objectives.length, maxTrials: study.spec.maxTrials };
+  const { sampler, resolved } = createSampler(algorithm, space, "study.spec.algorithm", hints);
   const pruner = createPruner(study.spec.pruner as PrunerSpec, "study.spec.pruner");
   return { space, sampler, resolved, pruner };
 }

@@ -34,6 +34,8 @@ export interface StudyOptions {
   constraints?: string[];
   heartbeatTimeoutSeconds?: number;
   maxStaleRetries?: number;
+  /** Default "none": tests that are not about pruning must not be pruned by the default pruner. */
+  pruner?: string;
 }
 
 export function study(name: string, o: StudyOptions = {}): Study {
@@ -48,6 +50,7 @@ export function study(name: string, o: StudyOptions = {}): Study {
       maxTrials: o.maxTrials ?? 0,
       heartbeatTimeout: o.heartbeatTimeoutSeconds ? { seconds: o.heartbeatTimeoutSeconds, nanos: 0 } : undefined,
       maxStaleRetries: o.maxStaleRetries ?? 0,
+      pruner: { name: o.pruner ?? "none" },
     }),
   });
 }

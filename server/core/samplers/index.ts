@@ -5,6 +5,7 @@
 import { invalid } from "../errors.js";
 import type { AlgorithmSpec } from "../model.js";
 import type { CompiledSpace } from "../space.js";
+import { AUTO_PREFIX, CentreFirstSampler, chooseAlgorithm, type AutoHints } from "./auto.js";
 import { GridSampler } from "./grid.js";
 import { quasiRandomOptions, QuasiRandomSampler } from "./quasi-random.js";
 import { RandomSampler } from "./random.js";
@@ -32,8 +33,6 @@ export const PLANNED_ALGORITHMS = [] as const;
 /** Every name the API defines. */
 export const KNOWN_ALGORITHMS: readonly string[] = [...AVAILABLE_ALGORITHMS, ...PLANNED_ALGORITHMS];
 
-/** What "auto" (or an empty name) runs until model-based samplers exist. */
-const AUTO_RESOLVES_TO = "quasi_random" as const;
 
 /**
  * The TPE variant behind the plain name "tpe", chosen with the quality
@@ -47,11 +46,27 @@ type AvailableName = Exclude<(typeof AVAILABLE_ALGORITHMS)[number], "auto">;
 
 export interface CreatedSampler {
   sampler: Sampler;
-  /** The algorithm actually run (never "auto"), for Study.resolvedAlgorithm. */
+  /** The algorithm actually run ("auto:<name>" for auto), for Study.resolvedAlgorithm. */
   resolved: string;
 }
 
-export function createSampler(spec: AlgorithmSpec, space: CompiledSpace, field = "study.spec.algorithm"): CreatedSampler {
+/**
+ * Builds the sampler of a study. `hints` feed the `auto` policy (auto.ts);
+ * a resolved `auto:<name>` (as recorded on a study) rebuilds the same choice.
+ */
+export function createSampler(
+  spec: AlgorithmSpec,
+  space: CompiledSpace,
+  field = "study.spec.algorithm",
+  hints: AutoHints = { objectives: 1, maxTrials: 0 },
+): CreatedSampler {
+  const given = spec.name.trim().toLowerCase();
+  if (given === "" || given === "auto" || given.startsWith(AUTO_PREFIX)) {
+    const choice = given.startsWith(AUTO_PREFIX) ? resolveName(given.slice(AUTO_PREFIX.length), `${field}.name`) : chooseAlgorithm(space, hints);
+    const inner = createSampler({ ...spec, name: choice }, space, field, hints).sampler;
+    const resolved = AUTO_PREFIX + choice;
+    return { sampler: new CentreFirstSampler(inner, resolved), resolved };
+  }
   const resolved = resolveName(spec.name, `${field}.name`);
   // An empty GridOptions message decodes to no axes; only real axes are an error.
   if (resolved !== "grid" && (spec.grid?.axes.length ?? 0) > 0) {
@@ -91,9 +106,6 @@ export function createSampler(spec: AlgorithmSpec, space: CompiledSpace, field =
 function resolveName(given: string, field: string): AvailableName {
   const name = given.trim().toLowerCase();
   switch (name) {
-    case "":
-    case "auto":
-      return AUTO_RESOLVES_TO;
     case "quasi_random":
     case "random":
     case "grid":

@@ -36,12 +36,16 @@ describe("createSampler", () => {
     expect(createSampler(spec("quasi_random"), space).resolved).toBe("quasi_random");
   });
 
-  it("resolves auto and the empty name to quasi_random", () => {
+  it("resolves auto and the empty name by the auto policy, recording the choice", () => {
     for (const name of ["", "auto", " Auto "]) {
       const { sampler, resolved } = createSampler(spec(name), space);
-      expect(resolved).toBe("quasi_random");
-      expect(sampler.name).toBe("quasi_random");
+      // An int and a categorical, no budget: TPE (see auto.ts).
+      expect(resolved).toBe("auto:tpe");
+      expect(sampler.name).toBe("auto:tpe");
+      expect(createSampler(spec(name), space, "study.spec.algorithm", { objectives: 1, maxTrials: 50 }).resolved).toBe("auto:gp");
     }
+    // A recorded choice rebuilds the same sampler whatever the hints say now.
+    expect(createSampler(spec("auto:gp"), space, "study.spec.algorithm", { objectives: 1, maxTrials: 0 }).resolved).toBe("auto:gp");
   });
 
   it("passes quasi-random options through", () => {
@@ -103,7 +107,7 @@ describe("createSampler", () => {
 
   it("validates the quasi-random sequence up front", () => {
     const bad = JSON.parse('{"sequence": "faure", "scrambled": true}') as AlgorithmSpec["quasiRandom"];
-    const e = catchError(() => createSampler(spec("", { quasiRandom: bad }), space));
+    const e = catchError(() => createSampler(spec("quasi_random", { quasiRandom: bad }), space));
     expect(e.field).toBe("study.spec.algorithm.quasi_random.sequence");
   });
 });
