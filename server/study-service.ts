@@ -404,6 +404,8 @@ export class StudyService {
     this.probing = true;
     try {
       await this.store.probe();
+      await this.store.reopen();
+      await this.store.probe();
       await this.reload();
       clearInterval(timer);
       this.degraded = undefined;

@@ -12,6 +12,7 @@ import { exportCommand } from "./commands/export.js";
 import { runnerArgv, runnerMain } from "./commands/runner.js";
 import { studyCreate, studyDelete, studyGet, studyList, studyPause, studyResume, studyStop } from "./commands/study.js";
 import { bestCommand, trialsCommand } from "./commands/trials.js";
+import { tuneArgv, tuneMain } from "./commands/tune.js";
 import { watchCommand } from "./commands/watch.js";
 import { CliContext, type CliIo } from "./context.js";
 import { USAGE, UsageError } from "./usage.js";
@@ -50,6 +51,9 @@ export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSi
   // `hpo runner` has its own flags (gpu-runner/options.ts).
   const runnerArgs = runnerArgv(argv);
   if (runnerArgs !== undefined) return runnerMain(runnerArgs, io, signal);
+  // `hpo tune` too (client/cli/commands/tune.ts).
+  const tuneArgs = tuneArgv(argv);
+  if (tuneArgs !== undefined) return tuneMain(tuneArgs, io, signal);
   let ctx: CliContext | undefined;
   try {
     const line = parseCommandLine(argv, io.env);

@@ -22,6 +22,9 @@ Commands:
   runner --study S --command CMD [...]        run the study's trials on this machine's GPUs
                                               (or CPU slots) or as Slurm jobs; see
                                               hpo runner --help and docs/RUNNER.md
+  tune --data FILE --target COL [...]         tune a built-in TensorFlow.js MLP on a CSV file
+                                              (embedded daemon unless --address); see
+                                              hpo tune --help and docs/TUNE.md
   admin backup --out DIR                      online backup of the daemon's store into DIR
                                               (on the daemon's host; must not exist yet;
                                               restore with hpod serve --data-dir DIR; reads

@@ -34,23 +34,37 @@ import {
 
 type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
 
+/**
+ * Error details often quote the request (a parameter name, a map key). The details travel in the HTTP/2 trailers:
+ * a 100 KB quote does not fit and the call hangs until the client's deadline, so they are cut.
+ */
+const MAX_DETAILS = 1024;
+
+function clipDetails(details: string): string {
+  return details.length > MAX_DETAILS ? `${details.slice(0, MAX_DETAILS)}… (${details.length} characters in all)` : details;
+}
+
+function bounded(st: Partial<grpc.StatusObject>): Partial<grpc.StatusObject> {
+  return st.details === undefined ? st : { ...st, details: clipDetails(st.details) };
+}
+
 function unary<Req, Res>(log: Logger, method: string, fn: (req: Req) => Promise<Res> | Res): Unary<Req, Res> {
   return (call, callback) => {
     const req: unknown = call.request;
     if (isDecodeFailure(req)) {
-      callback({ code: grpc.status.INVALID_ARGUMENT, details: `request is not a valid ${method} message: ${decodeFailureMessage(req)}` });
+      callback(bounded({ code: grpc.status.INVALID_ARGUMENT, details: `request is not a valid ${method} message: ${decodeFailureMessage(req)}` }));
       return;
     }
     let result: Promise<Res>;
     try {
       result = Promise.resolve(fn(req as Req));
     } catch (e) {
-      callback(toStatus(e, log, method));
+      callback(bounded(toStatus(e, log, method)));
       return;
     }
     result.then(
       (res) => callback(null, res),
-      (e: unknown) => callback(toStatus(e, log, method)),
+      (e: unknown) => callback(bounded(toStatus(e, log, method))),
     );
   };
 }
@@ -84,7 +98,7 @@ export function createHpodHandlers(svc: StudyService, log: Logger): HpodServiceS
     const req: unknown = call.request;
     // grpc-js turns an 'error' event into the stream's final status.
     const end = (code: grpc.status, details: string): void => {
-      call.emit("error", { code, details });
+      call.emit("error", { code, details: clipDetails(details) });
     };
     if (isDecodeFailure(req)) {
       end(grpc.status.INVALID_ARGUMENT, `request is not a valid WatchStudyRequest message: ${decodeFailureMessage(req)}`);

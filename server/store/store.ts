@@ -53,7 +53,8 @@ export interface BackupResult {
 type TailOp = BatchOp | { type: "clear"; gte: string; lt: string };
 
 export class Store {
-  private readonly db: Level<string, string>;
+  /** Replaced by `reopen` after a failed write (see there). */
+  private db: Level<string, string>;
   private readonly committer: GroupCommitter;
   private readonly onWrite: ((seconds: number) => void) | undefined;
   readonly dir: string;
@@ -172,6 +173,20 @@ export class Store {
   /** A synced write that proves the disk accepts writes again. */
   async probe(): Promise<void> {
     await this.db.put(PROBE_KEY, String(Date.now()), { sync: true });
+  }
+
+  /**
+   * Closes and reopens the database. A write that failed half-way (disk full)
+   * can leave a torn record in LevelDB's write-ahead log, and on the next
+   * open LevelDB drops everything appended after it: writes acknowledged
+   * after the failure would be lost. Reopening recovers the log up to the tear
+   * and starts a fresh one, so later writes land after no tear.
+   */
+  async reopen(): Promise<void> {
+    await this.db.close();
+    const db = new Level<string, string>(this.dir, { keyEncoding: "utf8", valueEncoding: "utf8" });
+    await db.open();
+    this.db = db;
   }
 
   /** Marks the study deleted durably, then removes its keys. */

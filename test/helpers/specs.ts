@@ -1,5 +1,5 @@
 /** Builders for proto requests used across tests. */
-import { Study, Direction, StudySpec } from "../../client/gen/hpod/v1/study.js";
+import { Study, Direction, PrunerSpec, StudySpec } from "../../client/gen/hpod/v1/study.js";
 import type { Parameter, ParameterValue } from "../../client/gen/hpod/v1/search_space.js";
 import { ReportRequest } from "../../client/gen/hpod/v1/hpod_service.js";
 
@@ -34,8 +34,11 @@ export interface StudyOptions {
   constraints?: string[];
   heartbeatTimeoutSeconds?: number;
   maxStaleRetries?: number;
-  /** Default "none": tests that are not about pruning must not be pruned by the default pruner. */
-  pruner?: string;
+  /**
+   * Default "none": tests that are not about pruning must not be pruned by the
+   * default pruner. A name, or a whole PrunerSpec ("" in it: the default pruner).
+   */
+  pruner?: string | Partial<PrunerSpec>;
 }
 
 export function study(name: string, o: StudyOptions = {}): Study {
@@ -50,7 +53,7 @@ export function study(name: string, o: StudyOptions = {}): Study {
       maxTrials: o.maxTrials ?? 0,
       heartbeatTimeout: o.heartbeatTimeoutSeconds ? { seconds: o.heartbeatTimeoutSeconds, nanos: 0 } : undefined,
       maxStaleRetries: o.maxStaleRetries ?? 0,
-      pruner: { name: o.pruner ?? "none" },
+      pruner: typeof o.pruner === "object" ? PrunerSpec.fromPartial(o.pruner) : { name: o.pruner ?? "none" },
     }),
   });
 }

@@ -60,7 +60,7 @@ describe("metrics listener", () => {
     d = await startDaemon({ args: ["--metrics-listen", "127.0.0.1:0"] });
     client = connect(d.address);
     base = `http://${metricsAddress(d)}`;
-    await client.createStudy({ study: { ...study("m1", { directions: [Direction.DIRECTION_MAXIMIZE], maxTrials: 10 }), namespace: "team-a" }, loadIfExists: false });
+    await client.createStudy({ study: { ...study("m1", { directions: [Direction.DIRECTION_MAXIMIZE], maxTrials: 10, pruner: "" }), namespace: "team-a" }, loadIfExists: false });
     const { trials } = await client.suggest({ study: "m1", count: 4, workerId: "w1" });
     await client.report(report("m1", trials[0]!.id, [0.5], { step: 1 }));
     await client.report(report("m1", trials[0]!.id, [0.7], { final: true }));

@@ -239,3 +239,25 @@ describe("transport-level input", () => {
     expect(r.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
   });
 });
+
+describe("error details", () => {
+  // Fuzzing regression: the details quote the bad key; a 100 KB quote did not fit in the HTTP/2 trailers and the
+  // call hung until the client's deadline instead of answering INVALID_ARGUMENT.
+  it("answers a request quoting a 100 KB key promptly, with the details cut", async () => {
+    const big = await startDaemon();
+    const bc = connect(big.address);
+    try {
+      await bc.createStudy({ study: study("huge-key", { params: [intParam("n", 1, 5)] }), loadIfExists: false });
+      const key = "x".repeat(100_000);
+      const started = Date.now();
+      const r = await codeOf(bc.enqueueTrial({ study: "huge-key", params: { n: int(2), [key]: int(2) }, userAttrs: {} }));
+      expect(r.code, r.details).toBe(INVALID);
+      expect(r.details).toContain('params["xxx');
+      expect(r.details.length).toBeLessThan(2000);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      bc.close();
+      await big.stop();
+    }
+  });
+});

@@ -30,7 +30,7 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 const KNOWN =
-  "listen, data_dir, log_level, log_format, max_message_bytes, drain_timeout_ms, lease_sweep_ms, " +
+  "listen, data_dir, log_level, log_format, max_message_bytes, drain_timeout_ms, lease_sweep_ms, sampler_threads, " +
   "metrics_listen, metrics_per_study, metrics_tls_cert, metrics_tls_key, metrics_auth, tls_cert, tls_key, tls_client_ca, " +
   "tokens_file, reflection, insecure, max_pending_per_client";
 

@@ -49,7 +49,7 @@ async function samples(m: HpodMetrics): Promise<Map<string, number>> {
 }
 
 async function runSome(svc: StudyService, name = "s1", namespace = "team-a") {
-  const pb = study(name, { directions: [Direction.DIRECTION_MINIMIZE] });
+  const pb = study(name, { directions: [Direction.DIRECTION_MINIMIZE], pruner: "" });
   await svc.createStudy({ ...studyFromPb({ ...pb, namespace }, "study") }, false);
   const a = await svc.suggest(name, 2, "w1");
   const b = await svc.suggest(name, 1, "w2");

@@ -31,7 +31,10 @@ import { tQuantile } from "./stats.js";
 export interface Shape {
   /** "tau=12.5", for reasons. */
   label(): string;
+  /** The basis, in [0, 1]. */
   g(t: number): number;
+  /** out[i] = g(ts[i]), faster (logarithms of the data computed once). */
+  fill?(ts: readonly number[], out: Float64Array): void;
 }
 
 /** A one-parameter slice of a family's shapes: theta over a geometric grid, refined where it matters. */
@@ -102,6 +105,19 @@ export interface FitOptions {
 const geomspace = (lo: number, hi: number, n: number): number[] =>
   Array.from({ length: n }, (_, i) => lo * Math.pow(hi / lo, n === 1 ? 0 : i / (n - 1)));
 
+/** ln(t + offset) of the data points, computed once per data set and line. */
+function logsOf(offset: number): (ts: readonly number[]) => Float64Array {
+  let key: readonly number[] | undefined;
+  let logs = new Float64Array(0);
+  return (ts) => {
+    if (key !== ts) {
+      key = ts;
+      logs = Float64Array.from(ts, (t) => Math.log(t + offset));
+    }
+    return logs;
+  };
+}
+
 export const EXP: Family = {
   name: "exp",
   k: 1,
@@ -110,7 +126,13 @@ export const EXP: Family = {
       thetas: geomspace(h / 400, 20 * h, 40),
       shape: (tau) => {
         const r = 1 / tau;
-        return { label: () => `tau=${round(tau)}`, g: (t) => Math.exp(-t * r) };
+        return {
+          label: () => `tau=${round(tau)}`,
+          g: (t) => Math.exp(-t * r),
+          fill: (ts, out) => {
+            for (let i = 0; i < ts.length; i++) out[i] = Math.exp(-(ts[i] as number) * r);
+          },
+        };
       },
     },
   ],
@@ -123,10 +145,20 @@ export const POW: Family = {
   // c + a (t + t0)^(-b): the offset t0 is the second shape parameter (0 only
   // when every step is positive).
   lines: (first) =>
-    POW_OFFSETS.filter((t0) => first + t0 > 0).map((t0) => ({
-      thetas: geomspace(0.01, 4, 24),
-      shape: (b: number) => ({ label: () => `b=${round(b)},t0=${t0}`, g: (t: number) => Math.exp(-b * Math.log(t + t0)) }),
-    })),
+    POW_OFFSETS.filter((t0) => first + t0 > 0).map((t0) => {
+      const logs = logsOf(t0);
+      return {
+        thetas: geomspace(0.01, 4, 18),
+        shape: (b: number) => ({
+          label: () => `b=${round(b)},t0=${t0}`,
+          g: (t: number) => Math.exp(-b * Math.log(t + t0)),
+          fill: (ts: readonly number[], out: Float64Array) => {
+            const l = logs(ts);
+            for (let i = 0; i < l.length; i++) out[i] = Math.exp(-b * (l[i] as number));
+          },
+        }),
+      };
+    }),
 };
 
 const LOGPOW_D = [0.5, 0.75, 1, 1.5, 2, 3, 4, 6];
@@ -137,14 +169,23 @@ export const LOGPOW: Family = {
   // x = s ((d-1)/(d+1))^(1/d); the bend must lie within the data: a drop
   // after the last report cannot be told from a plateau, so no family
   // predicts one. For d <= 1 the shape is convex and s may lie anywhere.
-  lines: (first, last, h) =>
-    LOGPOW_D.map((d) => ({
-      thetas: geomspace(first + 1, d > 1 ? (last + 1) / Math.pow((d - 1) / (d + 1), 1 / d) : 10 * (h + 1), 12),
-      shape: (s) => {
+  lines: (first, last, h) => {
+    const logs = logsOf(1);
+    return LOGPOW_D.map((d) => ({
+      thetas: geomspace(first + 1, d > 1 ? (last + 1) / Math.pow((d - 1) / (d + 1), 1 / d) : 10 * (h + 1), 10),
+      shape: (s: number) => {
         const ls = Math.log(s);
-        return { label: () => `s=${round(s)},d=${d}`, g: (t: number) => 1 / (1 + Math.exp(d * (Math.log(t + 1) - ls))) };
+        return {
+          label: () => `s=${round(s)},d=${d}`,
+          g: (t: number) => 1 / (1 + Math.exp(d * (Math.log(t + 1) - ls))),
+          fill: (ts: readonly number[], out: Float64Array) => {
+            const l = logs(ts);
+            for (let i = 0; i < l.length; i++) out[i] = 1 / (1 + Math.exp(d * ((l[i] as number) - ls)));
+          },
+        };
       },
-    })),
+    }));
+  },
 };
 
 const WEIBULL_D = [0.5, 0.7, 1.5, 2, 3];
@@ -153,17 +194,26 @@ export const WEIBULL: Family = {
   k: 2,
   // For d > 1 a sigmoid in time with its inflection at tau ((d-1)/d)^(1/d),
   // which must lie within the data (as for logpow).
-  lines: (_f, last, h) =>
-    WEIBULL_D.map((d) => {
+  lines: (_f, last, h) => {
+    const logs = logsOf(0);
+    return WEIBULL_D.map((d) => {
       const hi = d > 1 ? Math.min(10 * h, last / Math.pow((d - 1) / d, 1 / d)) : 10 * h;
       return {
-        thetas: geomspace(Math.min(h / 100, hi / 2), hi, 20),
+        thetas: geomspace(Math.min(h / 100, hi / 2), hi, 16),
         shape: (tau: number) => {
-          const r = 1 / tau;
-          return { label: () => `tau=${round(tau)},d=${d}`, g: (t: number) => Math.exp(-Math.pow(t * r, d)) };
+          const lt = Math.log(tau);
+          return {
+            label: () => `tau=${round(tau)},d=${d}`,
+            g: (t: number) => (t > 0 ? Math.exp(-Math.exp(d * (Math.log(t) - lt))) : 1),
+            fill: (ts: readonly number[], out: Float64Array) => {
+              const l = logs(ts);
+              for (let i = 0; i < l.length; i++) out[i] = (ts[i] as number) > 0 ? Math.exp(-Math.exp(d * ((l[i] as number) - lt))) : 1;
+            },
+          };
         },
       };
-    }),
+    });
+  },
 };
 
 export const DEFAULT_FAMILIES: readonly Family[] = [EXP, POW, LOGPOW, WEIBULL];
@@ -184,10 +234,18 @@ interface ShapeFit {
 }
 
 /** Points added inside each grid interval that touches a confidence region. */
-const REFINE = 5;
+const REFINE = 4;
 
 /** Golden-section search of RSS over log theta between the neighbours of grid point `i`. */
-function refineMinimum(line: Line, i: number, ts: readonly number[], ys: readonly number[], horizon: number, fits: ShapeFit[]): ShapeFit {
+function refineMinimum(
+  line: Line,
+  i: number,
+  ts: readonly number[],
+  ys: readonly number[],
+  horizon: number,
+  fits: ShapeFit[],
+  buf: Float64Array,
+): ShapeFit {
   let best = fits[i] as ShapeFit;
   const th = line.thetas;
   let a = Math.log(th[Math.max(0, i - 1)] as number);
@@ -195,7 +253,7 @@ function refineMinimum(line: Line, i: number, ts: readonly number[], ys: readonl
   if (!(b > a)) return best;
   const r = (Math.sqrt(5) - 1) / 2;
   const at = (x: number): ShapeFit => {
-    const f = fitShape(line.shape(Math.exp(x)), ts, ys, horizon);
+    const f = fitShape(line.shape(Math.exp(x)), ts, ys, horizon, buf);
     if (f.ok && f.rss < best.rss) best = f;
     return f;
   };
@@ -203,7 +261,7 @@ function refineMinimum(line: Line, i: number, ts: readonly number[], ys: readonl
   let x2 = a + r * (b - a);
   let f1 = at(x1);
   let f2 = at(x2);
-  for (let k = 0; k < 14; k++) {
+  for (let k = 0; k < 9; k++) {
     if ((f1.ok ? f1.rss : Infinity) <= (f2.ok ? f2.rss : Infinity)) {
       b = x2;
       x2 = x1;
@@ -222,15 +280,15 @@ function refineMinimum(line: Line, i: number, ts: readonly number[], ys: readonl
 }
 
 /** Exact least squares of y = c + a g over the points, and the forecast at `horizon`. */
-export function fitShape(shape: Shape, ts: readonly number[], ys: readonly number[], horizon: number): ShapeFit {
+export function fitShape(shape: Shape, ts: readonly number[], ys: readonly number[], horizon: number, buf?: Float64Array): ShapeFit {
   const n = ts.length;
-  const gs = new Array<number>(n);
+  const gs = buf && buf.length >= n ? buf : new Float64Array(n);
+  if (shape.fill) shape.fill(ts, gs);
+  else for (let i = 0; i < n; i++) gs[i] = shape.g(ts[i] as number);
   let gbar = 0;
   let ybar = 0;
   for (let i = 0; i < n; i++) {
-    const g = shape.g(ts[i] as number);
-    gs[i] = g;
-    gbar += g;
+    gbar += gs[i] as number;
     ybar += ys[i] as number;
   }
   gbar /= n;
@@ -247,11 +305,11 @@ export function fitShape(shape: Shape, ts: readonly number[], ys: readonly numbe
   }
   const gH = shape.g(horizon);
   const dH = gH - gbar;
-  // A shape that is (numerically) constant over the data says nothing about
-  // a; it is usable only if it is also constant out to the horizon.
-  const scale = Math.max(Math.abs(gbar), Math.abs(gH), 1e-300);
-  if (!(sgg > 1e-20 * scale * scale * n)) {
-    const ok = Math.abs(dH) <= 1e-9 * scale;
+  // Every family's g takes values in [0, 1]. A shape that is (numerically)
+  // constant over the data says nothing about a; it is usable only if it
+  // is also constant out to the horizon.
+  if (!(sgg > 1e-20 * n)) {
+    const ok = Math.abs(dH) <= 1e-9;
     return { shape, rss: syy, c: ybar, a: 0, prediction: ybar, leverage: 1 / n, ok };
   }
   const a = sgy / sgg;
@@ -275,22 +333,35 @@ export function forecast(ts: readonly number[], ys: readonly number[], horizon: 
   // Exactly parametric data would give RSS 0 and log(0); floor it far below any real noise.
   const rssFloor = n * Math.pow(1e-9 * (hi - lo + Math.abs(hi) + 1e-12), 2);
   const out: FamilyForecast[] = [];
+  const buf = new Float64Array(n);
   for (const fam of o.families ?? DEFAULT_FAMILIES) {
     const p = fam.k + 2;
     const dof = n - p;
     if (dof < 2) continue;
     const lines = fam.lines(first, last, horizon);
-    const coarse = lines.map((line) => line.thetas.map((th) => fitShape(line.shape(th), ts, ys, horizon)));
-    let bestLine = -1;
-    let bestIdx = -1;
-    coarse.forEach((fits, li) =>
+    const coarse = lines.map((line) => line.thetas.map((th) => fitShape(line.shape(th), ts, ys, horizon, buf)));
+    // Each line's best grid point refined by a golden-section search in log
+    // theta between its grid neighbours (shape parameters trade off, so the
+    // best grid point of one line is no guide to another's minimum).
+    const lineBest = coarse.map((fits) => {
+      let bi = -1;
       fits.forEach((f, i) => {
-        if (f.ok && (bestLine < 0 || f.rss < (coarse[bestLine]?.[bestIdx] as ShapeFit).rss)) [bestLine, bestIdx] = [li, i];
-      }),
-    );
-    if (bestLine < 0) continue;
-    // The minimum between the best grid point's neighbours (golden section in log theta).
-    let best = refineMinimum(lines[bestLine] as Line, bestIdx, ts, ys, horizon, coarse[bestLine] as ShapeFit[]);
+        if (f.ok && (bi < 0 || f.rss < (fits[bi] as ShapeFit).rss)) bi = i;
+      });
+      return bi;
+    });
+    const order = lineBest
+      .map((bi, li) => ({ li, bi, rss: bi < 0 ? Infinity : (coarse[li]?.[bi] as ShapeFit).rss }))
+      .filter((x) => x.bi >= 0)
+      .sort((a, b) => a.rss - b.rss);
+    if (order.length === 0) continue;
+    let best = coarse[order[0]?.li as number]?.[order[0]?.bi as number] as ShapeFit;
+    let bestLine = order[0]?.li as number;
+    let bestIdx = order[0]?.bi as number;
+    for (const { li, bi } of order) {
+      const r = refineMinimum(lines[li] as Line, bi, ts, ys, horizon, coarse[li] as ShapeFit[], buf);
+      if (r.rss < best.rss) [best, bestLine, bestIdx] = [r, li, bi];
+    }
     const rssMin = Math.max(best.rss, rssFloor);
     const s2 = Math.max(rssMin / dof, o.noiseFloor ?? 0);
     const tq = tQuantile(o.confidence, dof);
@@ -319,7 +390,7 @@ export function forecast(ts: readonly number[], ys: readonly number[], horizon: 
         if (!touches) continue;
         const lo = line.thetas[i] as number;
         const hi = line.thetas[i + 1] as number;
-        for (let j = 1; j <= REFINE; j++) take(fitShape(line.shape(lo * Math.pow(hi / lo, j / (REFINE + 1))), ts, ys, horizon));
+        for (let j = 1; j <= REFINE; j++) take(fitShape(line.shape(lo * Math.pow(hi / lo, j / (REFINE + 1))), ts, ys, horizon, buf));
       }
     });
     if (!(lower <= upper)) continue;

@@ -1,27 +1,45 @@
 /**
  * The learning-curve pruner (hpod's default). It prunes a trial only when its
- * curve says, with confidence, that its value at the horizon will be worse
- * than the best final value of the COMPLETE trials; so a slow starter whose
- * curve is still falling steeply keeps running even while it is behind every
- * other trial at the same step (crossing curves).
+ * own curve says, with confidence, that its value at the horizon will be
+ * worse than the best final value of the COMPLETE trials; so a slow starter
+ * whose curve is still falling steeply keeps running even while it is behind
+ * every other trial at the same step (crossing curves), which is where the
+ * median rule goes wrong.
  *
  * On each intermediate report of a RUNNING trial (first objective, in its
- * direction):
+ * direction; internally everything is a loss, sign-flipped when maximising):
  *
  * 1. a NaN or infinite value prunes at once ("diverged");
  * 2. nothing else happens before `startupTrials` trials are COMPLETE (with a
- *    feasible final value), before `warmupSteps`, off the `intervalSteps` grid;
- * 3. a value far worse than every COMPLETE trial's value at the same step
- *    (beyond their worst by more than their spread, on the last two reports)
- *    prunes ("far worse");
- * 4. with at least `minPoints` reports and the last step at or past
- *    `minResource` (default 5 % of the horizon), the curve is extrapolated to
- *    the horizon (`maxResource`, else the longest step any trial of the study
- *    reached) by `forecast` (curve-fit.ts); the trial is pruned when the
- *    optimistic end of the interval at level `confidence` (lower bound when
- *    minimising) is still worse than the best final value, and, when the
- *    guard is on, when even the largest improvement that a COMPLETE trial
- *    made from the same step to its end would not bring it to that best.
+ *    feasible final value), before `warmupSteps`, or off the `intervalSteps`
+ *    grid;
+ * 3. a value far worse than any value a COMPLETE trial ever reported (beyond
+ *    that worst value by more than its gap to the best final value, on the
+ *    last two reports) prunes ("far worse");
+ * 4. with at least 8 reports and the last step at or past `minResource`
+ *    (default 5 % of the horizon), the curve is extrapolated to the horizon
+ *    (`maxResource`, else the longest step any trial of the study reached)
+ *    by `forecast` (curve-fit.ts: exp, pow, logpow and weibull families,
+ *    profile-likelihood bounds, union over the families the data does not
+ *    reject), with the noise variance floored at the study's typical one
+ *    (pooled from the best completed curves). It is pruned when the
+ *    optimistic bound at level `confidence` (the lower bound when minimising)
+ *    is still worse than the best final value, and the guards below agree:
+ *    - skip: a trial at or better than the best and not worsening is not
+ *      forecast at all; nor is one still speeding up (the rising flank of a
+ *      sigmoid, a drop after a plateau), whose end no family can place;
+ *    - calibration: the same forecast made for the best completed trials at
+ *      this step missed their real final values by at most some margin; the
+ *      bound must clear the best by that margin (the study's curves do things
+ *      the families cannot foresee: the forecasts on finished curves show it);
+ *    - state guard: for a curve that is not clearly improving (a plateau, a
+ *      flat start), the completed trials that were no steeper at this step
+ *      must not have improved from there by enough to reach the best.
+ *
+ * Reasons name the prediction, its interval in the objective's units, the
+ * horizon, the best and the family that fitted best, e.g.
+ * "curve: predicted final 0.412 [0.398, 0.43] at step 100 is worse than best
+ * 0.31 (exp fit to 24 points up to step 24)".
  */
 import type { Direction, Trial } from "../model.js";
 import type { PruneDecider, StudyRuntime } from "../study-runtime.js";
@@ -60,6 +78,8 @@ export interface CurveTuning {
   stateGuard: boolean;
   /** Points of the line that gives a curve's level and slope: fraction of the reports, within [min, max]. */
   stateWindow: { min: number; fraction: number; max: number };
+  /** Apply the state guard only while the curve is not significantly improving. */
+  stateFlatOnly: boolean;
   /** The state guard allows this multiple of the largest comparable improvement. */
   stateSlack: number;
   /** Significance (standard errors) of the acceleration test; 0: off. */
@@ -79,7 +99,7 @@ export const CURVE_DEFAULTS = {
 } as const;
 
 export const DEFAULT_TUNING: CurveTuning = {
-  minPoints: 5,
+  minPoints: 8,
   minFraction: 0.05,
   maxPoints: 64,
   predictive: false,
@@ -90,6 +110,7 @@ export const DEFAULT_TUNING: CurveTuning = {
   denoiseBest: false,
   stateGuard: true,
   stateZ: 2,
+  stateFlatOnly: true,
   stateWindow: { min: 4, fraction: 0.25, max: 16 },
   stateSlack: 1,
   accelerationZ: 2,
@@ -103,6 +124,8 @@ export class CurvePruner implements PruneDecider {
   private completedSeen = -1;
   /** Best feasible final value among COMPLETE trials, as a loss (sign applied). */
   private bestLoss: number | undefined;
+  /** Worst intermediate value any COMPLETE trial reported, as a loss. */
+  private worstLoss: number | undefined;
   /** The best COMPLETE trials (losses), for calibration. */
   private references: Array<{ trial: Trial; loss: number }> = [];
   private readonly calibrationMemo = new Map<string, number>();
@@ -136,7 +159,7 @@ export class CurvePruner implements PruneDecider {
     if (best === undefined || this.completed.count < Math.max(1, o.startupTrials)) return CONTINUE;
     if (step < o.warmupSteps || !isFirstInIntervalStep(step, trial, o.warmupSteps, o.intervalSteps)) return CONTINUE;
 
-    const far = this.farWorse(steps, values, sign);
+    const far = this.farWorse(steps, values, sign, best);
     if (far) return prune(far);
 
     const horizon = o.maxResource > 0 ? o.maxResource : this.longest;
@@ -207,6 +230,14 @@ export class CurvePruner implements PruneDecider {
         finals.push({ trial: c, loss: sign * v });
       }
       finals.sort((a, b) => a.loss - b.loss);
+      let worst: number | undefined;
+      for (const c of this.completed.trials) {
+        for (const m of c.intermediate) {
+          const v = sign * (m.values[0] ?? Number.NaN);
+          if (Number.isFinite(v) && (worst === undefined || v > worst)) worst = v;
+        }
+      }
+      this.worstLoss = worst;
       this.bestLoss = finals[0]?.loss;
       this.references = finals.slice(0, this.tuning.references);
       if (this.tuning.denoiseBest && this.bestLoss !== undefined) {
@@ -231,23 +262,19 @@ export class CurvePruner implements PruneDecider {
     }
   }
 
-  /** Rule 3: the last two values beyond the worst COMPLETE value at their step by more than the spread. */
-  private farWorse(steps: readonly number[], values: readonly number[], sign: number): string | undefined {
+  /**
+   * Rule 3: the last two values are each beyond the worst value any COMPLETE
+   * trial ever reported (at any step) by more than the distance from that
+   * worst value to the best final value: a divergence, not a slow start.
+   */
+  private farWorse(steps: readonly number[], values: readonly number[], sign: number, best: number): string | undefined {
     const n = values.length;
-    if (n < 2) return undefined;
-    for (let i = n - 2; i < n; i++) {
-      const at = this.completed.valuesAt(steps[i] as number).filter(Number.isFinite).map((v) => sign * v);
-      if (at.length < 2) return undefined;
-      const worst = Math.max(...at);
-      const spread = worst - Math.min(...at);
-      if (!(sign * (values[i] as number) > worst + Math.max(spread, 1e-12 * Math.abs(worst)))) return undefined;
-    }
-    const step = steps[n - 1] as number;
-    const at = this.completed.valuesAt(step).filter(Number.isFinite);
-    const worstUser = sign > 0 ? Math.max(...at) : Math.min(...at);
+    if (n < 2 || this.worstLoss === undefined) return undefined;
+    const limit = this.worstLoss + Math.max(0, this.worstLoss - best);
+    for (let i = n - 2; i < n; i++) if (!(sign * (values[i] as number) > limit)) return undefined;
     return (
-      `curve: value ${fmt(values[n - 1] as number)} at step ${step} is far worse than all ${at.length} completed trials at that step ` +
-      `(worst ${fmt(worstUser)})`
+      `curve: value ${fmt(values[n - 1] as number)} at step ${steps[n - 1]} is far worse than any value the ${this.completed.count} ` +
+      `completed trials reported (worst ${fmt(sign * this.worstLoss)})`
     );
   }
 
@@ -297,6 +324,9 @@ export class CurvePruner implements PruneDecider {
       win,
     );
     if (!own) return undefined;
+    // Only for a curve that is not clearly improving: a falling curve's own
+    // shape says more about its future than other trials do.
+    if (this.tuning.stateFlatOnly && own.slope < -this.tuning.stateZ * own.slopeSe) return undefined;
     let most: number | undefined;
     for (const c of this.completed.trials) {
       const fin = c.final?.values[0];
@@ -394,9 +424,11 @@ export function localState(xs: readonly number[], ys: readonly number[], noiseFl
 }
 
 /**
- * Whether the curve improves faster at its end than anywhere before: the
- * slope of a line through the last w points (w = max(4, n/5)) is steeper than
- * that of every earlier window of w points by more than `z` standard errors.
+ * Whether the curve is speeding up: the slope of a line through the last w
+ * points (w = max(4, n/5)) is steeper, by more than `z` standard errors, than
+ * that through the w points before them. True on the rising flank of a
+ * sigmoid and right after a drop from a plateau; never on a decelerating
+ * decay (exponential, power law).
  */
 export function accelerating(xs: readonly number[], ys: readonly number[], z: number): boolean {
   const n = xs.length;
@@ -424,11 +456,8 @@ export function accelerating(xs: readonly number[], ys: readonly number[], z: nu
     return { slope, se: Math.sqrt(rss / Math.max(1, w - 2) / sxx) };
   };
   const last = fit(n);
-  for (let end = n - w; end >= w; end -= w) {
-    const e = fit(end);
-    if (!(last.slope < e.slope - z * Math.sqrt(last.se ** 2 + e.se ** 2))) return false;
-  }
-  return true;
+  const before = fit(n - w);
+  return last.slope < before.slope - z * Math.sqrt(last.se ** 2 + before.se ** 2);
 }
 
 /** Mean of the last three points. */
@@ -493,7 +522,7 @@ export function binned(
 function reasonOf(f: CurveForecast, sign: number, best: number, step: number, margin: number): string {
   const lo = sign > 0 ? f.lower : -f.upper;
   const hi = sign > 0 ? f.upper : -f.lower;
-  const trend = f.best.slopeLast > 0 ? ", rising" : "";
+  const trend = f.best.slopeLast > 0 ? ", worsening" : "";
   return (
     `curve: predicted final ${fmt(sign * f.prediction)} [${fmt(lo)}, ${fmt(hi)}] at step ${fmt(f.horizon)} ` +
     `is worse than best ${fmt(sign * best)} (${f.best.name} fit to ${f.n} points up to step ${step}${trend}` +

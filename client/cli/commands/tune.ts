@@ -1,0 +1,164 @@
+/**
+ * `hpo tune`: tunes the built-in TensorFlow.js MLP on a CSV file, end to end
+ * (see docs/TUNE.md). It has its own flags, so the dispatcher hands it the
+ * raw argv, like `hpo runner`.
+ */
+import { dirname, join } from "node:path";
+import { parseArgs } from "node:util";
+
+import { TuneDataError } from "../../../gpu-runner/tfjs/data.js";
+import { runTune, TuneError } from "../../../gpu-runner/tfjs/tune.js";
+import type { BackendName } from "../../../gpu-runner/tfjs/backend.js";
+import { HpodClientError } from "../../errors.js";
+import { ProtoJsonError } from "../../proto-json.js";
+import type { CliIo } from "../context.js";
+
+export const TUNE_USAGE = `Usage: hpo tune --data FILE.csv --target COLUMN [options]
+
+Tunes a TensorFlow.js MLP (depth, width, activation, optimiser, lr and lr schedule,
+batch size, early-stopping patience, L1/L2, dropout, standardisation, PCA/RFE feature
+selection, augmentation) on a train/validation split; reports the best model's score
+on a held-out test split never seen while tuning.
+
+Options:
+  --data FILE          CSV (.csv or .csv.gz): a header row, or the scikit-learn first-line
+                       convention (columns x0.. and target), or no header
+  --target COLUMN      the column to predict
+  --task T             classification|regression (default: detected from the target)
+  --trials N           trials to run (default 20)
+  --epochs N           most epochs per trial (default 30; early stopping ends sooner)
+  --algorithm NAME     the study's sampler (default auto)
+  --pruner NAME        median|percentile|asha|hyperband|patience|curve|none (default median)
+  --gpus LIST          auto|none|0,1,... : slots as hpo runner plans them (default auto)
+  --slots N            CPU slots (default 1), or at most N GPU slots
+  --address HOST:PORT  use this daemon instead of starting an embedded one
+  --data-dir DIR       the embedded daemon's store (default a temporary directory)
+  --spec FILE          the study (YAML/JSON) instead of the built-in search space
+  --study NAME         the study name (default tune-<file>-<time>)
+  --out DIR            where the model and report go (default hpo-tune-out)
+  --seed S             split, sampler and training seed (default 0)
+  --backend B          tfjs-node-gpu|tfjs-node|wasm|cpu (default: the first that loads)
+  -h, --help           show this help
+`;
+
+const FLAGS = {
+  data: { type: "string" },
+  target: { type: "string" },
+  task: { type: "string" },
+  trials: { type: "string" },
+  epochs: { type: "string" },
+  algorithm: { type: "string" },
+  pruner: { type: "string" },
+  gpus: { type: "string" },
+  slots: { type: "string" },
+  address: { type: "string" },
+  "data-dir": { type: "string" },
+  spec: { type: "string" },
+  study: { type: "string" },
+  out: { type: "string" },
+  seed: { type: "string" },
+  backend: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** When argv is a tune command (`[--address A] [--json] tune ...`), the argv without `tune`; else undefined. */
+export function tuneArgv(argv: readonly string[]): string[] | undefined {
+  let i = 0;
+  while (i < argv.length) {
+    const token = argv[i];
+    if (token === "--address") i += 2;
+    else if (token.startsWith("--address=") || token === "--json") i += 1;
+    else break;
+  }
+  if (argv[i] !== "tune") return undefined;
+  return [...argv.slice(0, i), ...argv.slice(i + 1)];
+}
+
+class TuneUsageError extends Error {}
+
+function intFlag(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new TuneUsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const BACKENDS: readonly BackendName[] = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
+
+/** Runs `hpo tune`; resolves to the exit status (0 ok, 1 failure, 2 usage). */
+export async function tuneMain(argv: readonly string[], io: CliIo, signal: AbortSignal): Promise<number> {
+  let options: Parameters<typeof runTune>[0];
+  let json = false;
+  try {
+    const { values } = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: false, strict: true });
+    if (values.help === true) {
+      io.stdout.write(TUNE_USAGE);
+      return 0;
+    }
+    json = values.json === true;
+    if (values.data === undefined) throw new TuneUsageError("--data is required");
+    if (values.target === undefined) throw new TuneUsageError("--target is required");
+    if (values.task !== undefined && values.task !== "classification" && values.task !== "regression") {
+      throw new TuneUsageError(`--task must be classification or regression, got ${JSON.stringify(values.task)}`);
+    }
+    const backend = values.backend;
+    if (backend !== undefined && !BACKENDS.some((b) => b === backend)) throw new TuneUsageError(`--backend must be one of ${BACKENDS.join(", ")}`);
+    const envAddress = io.env.HPOD_ADDRESS !== undefined && io.env.HPOD_ADDRESS !== "" ? io.env.HPOD_ADDRESS : undefined;
+    const address = values.address ?? envAddress;
+    options = {
+      data: values.data,
+      target: values.target,
+      trials: intFlag("trials", values.trials, 20, 1),
+      epochs: intFlag("epochs", values.epochs, 30, 1),
+      algorithm: values.algorithm ?? "auto",
+      pruner: values.pruner ?? "median",
+      gpus: values.gpus ?? "auto",
+      out: values.out ?? "hpo-tune-out",
+      seed: intFlag("seed", values.seed, 0, 0),
+      // --json keeps stdout for the result: progress goes to stderr.
+      write: (text) => (json ? io.stderr : io.stdout).write(text),
+      isTty: io.stdout.isTTY === true && !json,
+      log: (line) => io.stderr.write(`hpo tune: ${line}\n`),
+      signal,
+      ...(values.task !== undefined ? { task: values.task as "classification" | "regression" } : {}),
+      ...(values.slots !== undefined ? { slots: intFlag("slots", values.slots, 1, 1) } : {}),
+      ...(address !== undefined ? { address } : {}),
+      ...(values["data-dir"] !== undefined ? { dataDir: values["data-dir"] } : {}),
+      ...(values.spec !== undefined ? { spec: values.spec } : {}),
+      ...(values.study !== undefined ? { studyName: values.study } : {}),
+      ...(backend !== undefined ? { backend: backend as BackendName } : {}),
+    };
+  } catch (error) {
+    io.stderr.write(`hpo tune: ${error instanceof Error ? error.message : String(error)}\n\n${TUNE_USAGE}`);
+    return 2;
+  }
+  try {
+    const r = await runTune(options);
+    const metric = r.task === "classification" ? "accuracy" : "R2";
+    if (json) {
+      const { trials, ...rest } = r;
+      io.stdout.write(`${JSON.stringify({ ...rest, trialCount: trials.length }, null, 2)}\n`);
+    } else {
+      const params = Object.entries(r.bestParams).map(([k, v]) => `  ${k} = ${String(v)}`).join("\n");
+      io.stdout.write(
+        `\nbest trial ${r.bestTrial} of study ${r.study} (backend ${r.backend})\n${params}\n` +
+          `validation ${metric}: ${r.validationScore.toFixed(4)}\nheld-out test ${metric}: ${r.testScore.toFixed(4)}\n` +
+          `model: ${r.modelPath}\nreport: ${r.reportPath}\n` +
+          `plots: ${r.pngs.length > 0 ? `${r.pngs.length} PNG + SVG` : "SVG only (no rsvg-convert for PNG)"} in ${join(dirname(r.reportPath), "plots")}\nwall time: ${r.wallSeconds.toFixed(1)} s\n`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof TuneDataError || error instanceof TuneError || error instanceof ProtoJsonError) {
+      io.stderr.write(`hpo tune: ${error.message}\n`);
+      return 1;
+    }
+    if (error instanceof HpodClientError) {
+      io.stderr.write(`hpo tune: ${error.codeName}: ${error.details}\n`);
+      return 1;
+    }
+    io.stderr.write(`hpo tune: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

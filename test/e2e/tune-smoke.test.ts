@@ -1,0 +1,97 @@
+/**
+ * `hpo tune` end to end with the real daemon: 3 trials of the built-in MLP on
+ * breast cancer (few epochs), once with an embedded daemon (spawned by the
+ * CLI) and once against a daemon given with --address; plus the exit status
+ * of a data error. Needs `npm run build` (dist/).
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+import { HpodClient } from "../../client/hpod-client.js";
+import { TrialState } from "../../client/gen/hpod/v1/trial.js";
+import { CLI_MAIN, removeDir, ROOT, startDaemon, tempDir, type Daemon } from "../helpers/daemon.js";
+
+const DATA = join(ROOT, "examples", "tune", "data", "breast_cancer.csv");
+const HAS_RSVG = (process.env.PATH ?? "").split(delimiter).some((d) => d !== "" && existsSync(join(d, "rsvg-convert")));
+
+function hpo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HPOD_ADDRESS: "" } });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    proc.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    proc.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+describe("hpo tune", () => {
+  it("tunes 3 trials with an embedded daemon, saves the model and the report", async () => {
+    const out = tempDir("tune-out-");
+    dirs.push(out);
+    const r = await hpo(["tune", "--data", DATA, "--target", "target", "--trials", "3", "--epochs", "4", "--out", out, "--seed", "1", "--gpus", "none"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/embedded daemon at 127\.0\.0\.1:\d+/);
+    expect(r.stderr).toMatch(/tensorflow\.js backend: (wasm|cpu|tfjs-node)/);
+    // Not a TTY: one plain progress line per trial, with the best so far.
+    expect(r.stdout.match(/^\[\d\/3\] trial \d (complete|pruned|failed).*; best /gm)).toHaveLength(3);
+    expect(r.stdout).toMatch(/held-out test accuracy: 0\.\d{4}/);
+    const result = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { trials: unknown[]; testScore: number; validationScore: number; bestParams: Record<string, unknown> };
+    expect(result.trials).toHaveLength(3);
+    expect(result.testScore).toBeGreaterThan(0.5);
+    expect(result.validationScore).toBeGreaterThan(0.5);
+    expect(Object.keys(result.bestParams)).toEqual(expect.arrayContaining(["layers", "units", "lr", "schedule", "batch_size", "optimizer"]));
+    for (const f of ["model/model.json", "model/weights.bin", "model/preprocess.json", "report.html"]) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(readFileSync(join(out, "report.html"), "utf8")).toContain("<svg");
+    for (const chart of ["history", "importance", "parallel-coordinates", "learning-curves"]) {
+      expect(existsSync(join(out, "plots", `${chart}.svg`)), chart).toBe(true);
+      // PNG only where rsvg-convert (librsvg2-bin) is installed.
+      expect(existsSync(join(out, "plots", `${chart}.png`))).toBe(HAS_RSVG);
+    }
+  });
+
+  describe("against a running daemon (--address)", () => {
+    let daemon: Daemon;
+    beforeAll(async () => {
+      daemon = await startDaemon();
+    });
+    afterAll(async () => {
+      await daemon.stop();
+      removeDir(daemon.dataDir);
+    });
+
+    it("records per-epoch reports on the daemon's study", async () => {
+      const out = tempDir("tune-out-");
+      dirs.push(out);
+      const r = await hpo(["tune", "--address", daemon.address, "--data", DATA, "--target", "target", "--trials", "3", "--epochs", "3", "--out", out, "--study", "smoke", "--algorithm", "random", "--pruner", "none", "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { study: string; trialCount: number }).trialCount).toBe(3);
+      const client = new HpodClient({ address: daemon.address });
+      try {
+        const { trials } = await client.listTrials({ study: "smoke" });
+        expect(trials).toHaveLength(3);
+        for (const t of trials) {
+          expect(t.state).toBe(TrialState.TRIAL_STATE_COMPLETE);
+          expect(t.intermediate.length).toBeGreaterThanOrEqual(1);
+        }
+      } finally {
+        client.close();
+      }
+    });
+  });
+
+  it("exits 1 with a clear message on a data error, 2 on a usage error", async () => {
+    const bad = await hpo(["tune", "--data", DATA, "--target", "label"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/target column "label" not found; columns: x0, x1/);
+    const usage = await hpo(["tune", "--data", DATA]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--target is required/);
+  });
+});

@@ -1,0 +1,216 @@
+/**
+ * hpo tune's trainable: preprocessing (standardisation, PCA, RFE-style
+ * selection), augmentation, the MLP loop (per-epoch reports, pruning, early
+ * stopping, lr schedule), model saving, and the report's importance.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { beforeAll, describe, expect, it } from "vitest";
+
+import { TrialPruned } from "../../client/trial-pruned.js";
+import { flipImage, mixup, rotateImage, shiftImage } from "../../gpu-runner/tfjs/augment.js";
+import { loadTf, type Tf } from "../../gpu-runner/tfjs/backend.js";
+import { loadDataset, seededRandom, splitDataset, take } from "../../gpu-runner/tfjs/data.js";
+import { fitPreprocessor, outputWidth, transform } from "../../gpu-runner/tfjs/preprocess.js";
+import { parameterImportance, renderReport } from "../../gpu-runner/tfjs/report.js";
+import { saveModel } from "../../gpu-runner/tfjs/save.js";
+import { DEFAULT_PARAMS, predict, trainMlp, type EpochInfo, type TrainData } from "../../gpu-runner/tfjs/trainable.js";
+import { Registry } from "prom-client";
+
+const DATA = join(import.meta.dirname, "..", "..", "examples", "tune", "data");
+
+let tf: Tf;
+let data: TrainData;
+beforeAll(async () => {
+  tf = (await loadTf()).tf;
+  const d = loadDataset(join(DATA, "breast_cancer.csv"), { target: "target" });
+  const s = splitDataset(d, { seed: 0 });
+  const tr = take(d, s.train);
+  const va = take(d, s.validation);
+  data = { task: "classification", classes: 2, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+});
+
+describe("backend", () => {
+  it("loads one tf and exposes the backend gauge", async () => {
+    const registry = new Registry();
+    const loaded = await loadTf({ registry });
+    expect(["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).toContain(loaded.backend);
+    expect(loaded.tf).toBe(tf);
+    expect(await registry.metrics()).toContain(`hpod_tune_backend_info{backend="${loaded.backend}"} 1`);
+  });
+});
+
+describe("preprocessing", () => {
+  const x = Array.from({ length: 50 }, (_, i) => [i, 2 * i + (i % 3), 100 + (i % 7), Math.sin(i)]);
+  const y = x.map((r) => (r[0] > 25 ? 1 : 0));
+
+  it("standardises with training statistics", () => {
+    const p = fitPreprocessor(x, y, { standardize: true, selection: "none", keepFraction: 1, classes: 2 });
+    const t = transform(p, x);
+    const mean0 = t.reduce((s, r) => s + r[0], 0) / t.length;
+    const var0 = t.reduce((s, r) => s + r[0] ** 2, 0) / t.length;
+    expect(mean0).toBeCloseTo(0, 9);
+    expect(var0).toBeCloseTo(1, 9);
+  });
+
+  it("PCA keeps k orthonormal components, the first along the largest variance", () => {
+    const p = fitPreprocessor(x, y, { standardize: true, selection: "pca", keepFraction: 0.5, classes: 2 });
+    expect(outputWidth(p)).toBe(2);
+    const [a, b] = p.components!;
+    expect(a.reduce((s, v, j) => s + v * b[j], 0)).toBeCloseTo(0, 6);
+    expect(a.reduce((s, v) => s + v * v, 0)).toBeCloseTo(1, 6);
+    // columns 0 and 1 are nearly collinear: they dominate the first component.
+    expect(Math.abs(a[0]) + Math.abs(a[1])).toBeGreaterThan(Math.abs(a[2]) + Math.abs(a[3]));
+    expect(transform(p, x)[0]).toHaveLength(2);
+  });
+
+  it("RFE keeps the informative features", () => {
+    const rnd = seededRandom(3);
+    const xs = Array.from({ length: 200 }, () => [rnd(), rnd(), rnd(), rnd(), rnd()]);
+    const ys = xs.map((r) => 3 * r[1] - 2 * r[3]);
+    const p = fitPreprocessor(xs, ys, { standardize: true, selection: "rfe", keepFraction: 0.4, classes: 0 });
+    expect([...p.kept!].sort()).toEqual([1, 3]);
+  });
+});
+
+describe("augmentation", () => {
+  const img = Array.from({ length: 16 }, (_, i) => i);
+  it("shifts, flips and rotates 4x4 images", () => {
+    expect(shiftImage(img, 4, 4, 0, 1).slice(0, 4)).toEqual([0, 0, 1, 2]);
+    expect(shiftImage(img, 4, 4, 1, 0).slice(0, 8)).toEqual([0, 0, 0, 0, 0, 1, 2, 3]);
+    expect(flipImage(img, 4, 4).slice(0, 4)).toEqual([3, 2, 1, 0]);
+    expect(rotateImage(img, 4, 4, 0)).toEqual(img);
+    expect(rotateImage(img, 4, 4, 90)).not.toEqual(img);
+  });
+
+  it("mixup keeps soft targets summing to one", () => {
+    const m = mixup([[0], [1], [2]], [[1, 0], [0, 1], [1, 0]], 0.4, seededRandom(1));
+    for (const t of m.targets) expect(t[0] + t[1]).toBeCloseTo(1, 9);
+  });
+});
+
+describe("trainMlp", () => {
+  it("reports every epoch, learns, and follows the lr schedule", async () => {
+    const seen: EpochInfo[] = [];
+    const m = await trainMlp(
+      tf,
+      data,
+      { ...DEFAULT_PARAMS, maxEpochs: 4, patience: 10, schedule: { kind: "step", values: { step_size: 2, gamma: 0.5 }, milestones: [], mode: "", totalSteps: 4, warmupSteps: 0, warmupStartFactor: 0 } },
+      { seed: 1, onEpoch: (info) => (seen.push(info), false) },
+    );
+    expect(seen.map((s) => s.epoch)).toEqual([0, 1, 2, 3]);
+    expect(seen.map((s) => s.lr)).toEqual([0.003, 0.003, 0.0015, 0.0015]);
+    expect(m.bestScore).toBeGreaterThan(0.85);
+    expect(m.bestScore).toBe(Math.max(...seen.map((s) => s.score)));
+    m.model.dispose();
+  });
+
+  it("throws TrialPruned right after the epoch the callback prunes", async () => {
+    let epochs = 0;
+    await expect(trainMlp(tf, data, { ...DEFAULT_PARAMS, maxEpochs: 10 }, { seed: 1, onEpoch: () => ++epochs >= 2 })).rejects.toBeInstanceOf(TrialPruned);
+    expect(epochs).toBe(2);
+  });
+
+  it("cuts an epoch short when shouldPrune turns true mid-epoch (heartbeat PRUNE)", async () => {
+    let batches = 0;
+    const t0 = Date.now();
+    await expect(
+      trainMlp(tf, data, { ...DEFAULT_PARAMS, maxEpochs: 50, batchSize: 16 }, { seed: 1, shouldPrune: () => ++batches > 3 }),
+    ).rejects.toThrow(/pruned during epoch 0/);
+    expect(batches).toBeLessThan(10);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it("fails a trial that diverges before any finite epoch", async () => {
+    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
+    const s = splitDataset(d, { seed: 0 });
+    const tr = take(d, s.train);
+    const va = take(d, s.validation);
+    const reg: TrainData = { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    await expect(trainMlp(tf, reg, { ...DEFAULT_PARAMS, standardize: false, optimizer: "sgd", lr: 1e6, maxEpochs: 5, l2: 0, dropout: 0 }, { seed: 1 })).rejects.toThrow(/diverged at epoch 0/);
+  });
+
+  it("stops early after `patience` epochs without improvement and restores the best weights", async () => {
+    // lr 0: the score never improves after epoch 0.
+    const m = await trainMlp(tf, data, { ...DEFAULT_PARAMS, lr: 0, optimizer: "sgd", maxEpochs: 20, patience: 2, dropout: 0 }, { seed: 2 });
+    expect(m.curve.length).toBe(3);
+    m.model.dispose();
+  });
+
+  it("trains with PCA, mixup and noise, and for regression", async () => {
+    for (const extra of [
+      { selection: "pca" as const, keepFraction: 0.3, augment: "mixup" as const, augmentStrength: 0.2 },
+      { selection: "rfe" as const, keepFraction: 0.5, augment: "noise" as const, augmentStrength: 0.1, optimizer: "rmsprop" as const, l1: 1e-4 },
+    ]) {
+      const m = await trainMlp(tf, data, { ...DEFAULT_PARAMS, maxEpochs: 3, ...extra }, { seed: 3 });
+      expect(m.bestScore).toBeGreaterThan(0.6);
+      m.model.dispose();
+    }
+    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
+    const s = splitDataset(d, { seed: 0 });
+    const tr = take(d, s.train);
+    const va = take(d, s.validation);
+    const r = await trainMlp(tf, { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y }, { ...DEFAULT_PARAMS, maxEpochs: 15, lr: 0.01 }, { seed: 4 });
+    expect(r.bestScore).toBeGreaterThan(0.2);
+    expect(predict(tf, r, va.x.slice(0, 2))[0][0]).toBeGreaterThan(20);
+    r.model.dispose();
+  });
+
+  it("augments 8x8 digits with image shifts", async () => {
+    const d = loadDataset(join(DATA, "digits.csv.gz"), { target: "target" });
+    const s = splitDataset(d, { seed: 0 });
+    const tr = take(d, s.train);
+    const va = take(d, s.validation);
+    const m = await trainMlp(tf, { task: "classification", classes: 10, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y, imageShape: [8, 8] }, { ...DEFAULT_PARAMS, maxEpochs: 3, augment: "shift", augmentStrength: 0.5 }, { seed: 5 });
+    expect(m.bestScore).toBeGreaterThan(0.5); // chance is 0.1
+    m.model.dispose();
+  });
+});
+
+describe("saveModel", () => {
+  it("writes model.json + weights.bin that load back to the same predictions", async () => {
+    const m = await trainMlp(tf, data, { ...DEFAULT_PARAMS, maxEpochs: 2, dropout: 0 }, { seed: 6 });
+    const dir = mkdtempSync(join(tmpdir(), "tune-save-"));
+    try {
+      const path = await saveModel(tf, m, dir);
+      const json = JSON.parse(readFileSync(path, "utf8")) as { modelTopology: object; weightsManifest: Array<{ paths: string[]; weights: [] }> };
+      expect(json.weightsManifest[0].paths).toEqual(["weights.bin"]);
+      const bin = readFileSync(join(dir, "weights.bin"));
+      const loaded = await tf.loadLayersModel(
+        tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength) }),
+      );
+      const again = predict(tf, { ...m, model: loaded }, data.xVal.slice(0, 5));
+      const before = predict(tf, m, data.xVal.slice(0, 5));
+      again.forEach((row, i) => row.forEach((v, k) => expect(v).toBeCloseTo(before[i][k], 5)));
+      const pre = JSON.parse(readFileSync(join(dir, "preprocess.json"), "utf8")) as { task: string; preprocessor: { mean: number[] } };
+      expect(pre.task).toBe("classification");
+      expect(pre.preprocessor.mean).toHaveLength(30);
+      loaded.dispose();
+    } finally {
+      m.model.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("report", () => {
+  const trials = [
+    { id: 0, state: "complete" as const, value: 0.9, params: { lr: 0.1, act: "relu" }, curve: [0.8, 0.9] },
+    { id: 1, state: "complete" as const, value: 0.5, params: { lr: 0.001, act: "relu" }, curve: [0.5] },
+    { id: 2, state: "pruned" as const, value: 0.85, params: { lr: 0.09, act: "tanh" }, curve: [0.85] },
+    { id: 3, state: "failed" as const, params: { lr: 0.01, act: "tanh" }, curve: [] },
+  ];
+  it("ranks the parameter that moves the objective first", () => {
+    const imp = parameterImportance(trials);
+    expect(imp[0].name).toBe("lr");
+    expect(imp.reduce((s, p) => s + p.importance, 0)).toBeCloseTo(1, 9);
+  });
+  it("renders a self-contained HTML page with the four charts", () => {
+    const html = renderReport({ title: "t <x>", objective: "val_accuracy", trials, summary: [["a", "b"]] });
+    expect(html).toContain("t &lt;x&gt;");
+    expect(html.match(/<svg /g)?.length).toBe(4);
+    expect(html).not.toMatch(/<script|src="http/);
+  });
+});
