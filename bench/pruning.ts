@@ -15,8 +15,8 @@
  * With --optuna it also runs bench/optuna_pruning.py (Optuna 3.1 from Debian
  * under /usr/bin/python3, TPE sampler) on the same curves.
  *
- *   npm run build && node dist/bench/pruning.js [--optuna] [--seeds 20] [--trials 100]
- *       [--pruners none,median,...] [--samplers auto,tpe] [--json FILE]
+ *   npm run build && node dist/bench/pruning.js [--optuna [--optuna-jobs 2]] [--seeds 20] [--trials 100]
+ *       [--pruners none,median,...] [--samplers auto,tpe] [--json FILE] [--tune JSON]
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -384,6 +384,7 @@ export interface Row {
   sampler: string;
   pruner: string;
   runs: number;
+  totalSteps: number;
   meanSteps: number;
   stepsPct: number;
   medianRegret: number;
@@ -410,6 +411,7 @@ export function summarise(engine: Row["engine"], runs: RunRecord[], baseline: Ma
     sampler: runs[0]?.sampler ?? "",
     pruner: runs[0]?.pruner ?? "",
     runs: runs.length,
+    totalSteps: steps.reduce((a, b) => a + b, 0),
     meanSteps,
     stepsPct: (100 * meanSteps) / full,
     medianRegret: median(runs.map((r) => regretOf(r, optimum))),
@@ -420,11 +422,12 @@ export function summarise(engine: Row["engine"], runs: RunRecord[], baseline: Ma
 }
 
 function printTable(rows: Row[]): void {
-  const head = ["engine", "sampler", "pruner", "steps/run", "% of none", "median regret", "none, same steps", "best pruned", "ms/run"];
+  const head = ["engine", "sampler", "pruner", "total steps", "steps/run", "% of none", "median regret", "none, same steps", "best pruned", "ms/run"];
   const body = rows.map((r) => [
     r.engine,
     r.sampler,
     r.pruner,
+    String(r.totalSteps),
     r.meanSteps.toFixed(0),
     `${r.stepsPct.toFixed(1)}%`,
     r.medianRegret.toFixed(4),
@@ -439,6 +442,19 @@ function printTable(rows: Row[]): void {
   for (const b of body) console.log(line(b));
 }
 
+/** The issue's bars, for the default sampler with the default pruner. */
+function printBars(rows: Row[]): void {
+  const def = rows.find((r) => r.engine === "hpod" && r.sampler === "auto" && r.pruner === "curve");
+  if (!def) return;
+  const check = (ok: boolean, what: string): string => `${ok ? "PASS" : "FAIL"}  ${what}`;
+  console.log("\nbars (default sampler, default pruner):");
+  console.log(check(def.stepsPct <= 35, `steps ${def.stepsPct.toFixed(1)}% of no pruning (<= 35%)`));
+  console.log(check(def.medianRegret <= 0.02, `median regret ${def.medianRegret.toFixed(4)} (<= 0.02)`));
+  console.log(
+    check(def.medianRegret < def.noPruneSameSteps, `lower than no pruning given the same steps: ${def.medianRegret.toFixed(4)} < ${def.noPruneSameSteps.toFixed(4)}`),
+  );
+}
+
 // ---- command line -----------------------------------------------------------------
 
 interface Options {
@@ -448,6 +464,7 @@ interface Options {
   samplers: string[];
   optuna: boolean;
   optunaPruners: string[];
+  optunaJobs: number;
   json?: string;
   tuning?: TuneArg;
 }
@@ -461,6 +478,7 @@ function parse(argv: string[]): Options {
     samplers: tpe ? ["auto", "tpe"] : ["auto"],
     optuna: false,
     optunaPruners: ["nop", "median", "sha", "hyperband"],
+    optunaJobs: 1,
   };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
@@ -475,6 +493,7 @@ function parse(argv: string[]): Options {
     else if (flag === "--samplers") o.samplers = val().split(",");
     else if (flag === "--optuna") o.optuna = true;
     else if (flag === "--optuna-pruners") o.optunaPruners = val().split(",");
+    else if (flag === "--optuna-jobs") o.optunaJobs = Number(val());
     else if (flag === "--json") o.json = val();
     else if (flag === "--tune") o.tuning = JSON.parse(val()) as TuneArg;
     else throw new Error(`unknown option ${flag}`);
@@ -513,7 +532,11 @@ function main(): void {
   if (o.optuna) {
     const res = spawnSync(
       "/usr/bin/python3",
-      [OPTUNA_SCRIPT, "--curves", CURVES, "--seeds", String(o.seeds), "--trials", String(o.trials), "--pruners", o.optunaPruners.join(",")],
+      [
+        OPTUNA_SCRIPT,
+        ...["--curves", CURVES, "--seeds", String(o.seeds), "--trials", String(o.trials)],
+        ...["--pruners", o.optunaPruners.join(","), "--jobs", String(o.optunaJobs)],
+      ],
       { encoding: "utf8", maxBuffer: 1 << 30, stdio: ["ignore", "pipe", "inherit"] },
     );
     if (res.status !== 0) throw new Error(`optuna_pruning.py exited with ${res.status}`);
@@ -527,6 +550,7 @@ function main(): void {
   }
   console.log("");
   printTable(rows);
+  printBars(rows);
   if (o.json) {
     writeFileSync(o.json, JSON.stringify({ optimum: opt.value, rows, runs: all }, null, 1));
     console.log(`\nwrote ${o.json}`);

@@ -45,7 +45,8 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const dataDir = opts.dataDir ?? tempDir();
   const args = [DAEMON_MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, ...(opts.args ?? [])];
   const proc = spawn(process.execPath, args, {
-    env: { ...process.env, HPOD_LOG_FORMAT: "json", ...opts.env },
+    // Metrics off unless a test asks: parallel daemons would all contend for the default port.
+    env: { ...process.env, HPOD_LOG_FORMAT: "json", HPOD_METRICS_LISTEN: "off", ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];

@@ -60,34 +60,30 @@ export interface CurveOptions {
 
 /** Knobs that are not part of the API (tests and the benchmark tune them). */
 export interface CurveTuning {
+  /** Reports before the first forecast (every family then has 2 residual degrees of freedom or more). */
   minPoints: number;
   /** Fraction of the horizon before the first forecast (when minResource is 0). */
   minFraction: number;
   /** Fit at most this many points (later reports are averaged in bins). */
   maxPoints: number;
+  /** Bound a new observation at the horizon (true) or the mean curve (false). */
   predictive: boolean;
+  /** A family is plausible within this many noise variances of the best RSS (or AICc units). */
   maxDelta: number;
+  /** How families are judged plausible (see curve-fit.ts). */
   plausibility: "rss" | "aicc";
   /** Widen the bound by the largest miss of the forecasts on the best COMPLETE trials. */
   calibrate: boolean;
-  /** Exponent of the check count in the per-check level (0: same level on every check). */
-  spend: number;
   /** Floor each curve's noise variance at the study's typical one (from the reference trials). */
   pooledNoise: boolean;
   /** Also require the comparable-state empirical bound to exceed the best. */
   stateGuard: boolean;
   /** Points of the line that gives a curve's level and slope: fraction of the reports, within [min, max]. */
   stateWindow: { min: number; fraction: number; max: number };
-  /** Apply the state guard only while the curve is not significantly improving. */
-  stateFlatOnly: boolean;
-  /** The state guard allows this multiple of the largest comparable improvement. */
-  stateSlack: number;
   /** Significance (standard errors) of the acceleration test; 0: off. */
   accelerationZ: number;
   /** Width (standard errors) of the slope comparison of the state guard. */
   stateZ: number;
-  /** Compare with the best trials' final values corrected by the noise of their last report. */
-  denoiseBest: boolean;
   /** How many of the best COMPLETE trials calibrate. */
   references: number;
   families: readonly Family[];
@@ -95,7 +91,7 @@ export interface CurveTuning {
 
 export const CURVE_DEFAULTS = {
   startupTrials: 5,
-  confidence: 0.99,
+  confidence: 0.95,
 } as const;
 
 export const DEFAULT_TUNING: CurveTuning = {
@@ -107,15 +103,11 @@ export const DEFAULT_TUNING: CurveTuning = {
   plausibility: "rss",
   calibrate: true,
   references: 8,
-  denoiseBest: false,
   stateGuard: true,
   stateZ: 2,
-  stateFlatOnly: true,
   stateWindow: { min: 4, fraction: 0.25, max: 16 },
-  stateSlack: 1,
   accelerationZ: 2,
   pooledNoise: true,
-  spend: 0,
   families: DEFAULT_FAMILIES,
 };
 
@@ -175,35 +167,23 @@ export class CurvePruner implements PruneDecider {
     // say where it levels off.
     if (t.accelerationZ > 0 && accelerating(xs, ys, t.accelerationZ)) return CONTINUE;
     this.lastNoiseFloor = this.noiseFloor(Math.max(horizon, step), sign);
-    const f = this.forecastOf(xs, ys, Math.max(horizon, step), this.levelAt(steps, minStep), this.lastNoiseFloor / size);
+    const f = this.forecastOf(xs, ys, Math.max(horizon, step), this.lastNoiseFloor / size);
     if (!f || !(f.lower > best)) return CONTINUE;
-    const margin = t.calibrate ? this.calibration(step, Math.max(horizon, step), sign, minStep) : 0;
+    const margin = t.calibrate ? this.calibration(step, Math.max(horizon, step), sign) : 0;
     if (!(f.lower - margin > best)) return CONTINUE;
     if (t.stateGuard) {
       const e = this.empiricalBound(steps, values, sign);
-      if (e !== undefined && !(e.level - t.stateSlack * e.improvement > best)) return CONTINUE;
+      if (e !== undefined && !(e.level - e.improvement > best)) return CONTINUE;
     }
     return prune(reasonOf(f, sign, best, step, margin));
-  }
-
-  /**
-   * The confidence of this check: a trial is checked on every report, and
-   * each check could prune it, so the k-th check of a trial runs at level
-   * 1 - (1 - confidence) / k^spend (spend 1: Bonferroni over the checks).
-   */
-  private levelAt(steps: readonly number[], minStep: number): number {
-    const t = this.tuning;
-    let k = 0;
-    for (let i = t.minPoints - 1; i < steps.length; i++) if ((steps[i] as number) >= minStep) k++;
-    return 1 - (1 - this.options.confidence) / Math.pow(Math.max(1, k), t.spend);
   }
 
   private forecastOf(
     xs: readonly number[],
     ys: readonly number[],
     horizon: number,
-    confidence: number,
     noiseFloor: number,
+    confidence = this.options.confidence,
   ): CurveForecast | undefined {
     const t = this.tuning;
     if (xs.length < t.minPoints) return undefined;
@@ -240,21 +220,6 @@ export class CurvePruner implements PruneDecider {
       this.worstLoss = worst;
       this.bestLoss = finals[0]?.loss;
       this.references = finals.slice(0, this.tuning.references);
-      if (this.tuning.denoiseBest && this.bestLoss !== undefined) {
-        // The best observed final is the luckiest of several noisy values:
-        // compare with the best trials' final values corrected by the noise
-        // of their last report (its distance from the line through their
-        // last reports), which undoes most of that luck.
-        let best = Infinity;
-        for (const r of this.references) {
-          const { steps, values } = series(r.trial);
-          const ys = values.map((v) => sign * v);
-          const st = ys.every(Number.isFinite) ? localState(steps, ys, 0) : undefined;
-          const lastY = ys[ys.length - 1];
-          best = Math.min(best, st && lastY !== undefined ? r.loss + (st.level - lastY) : r.loss);
-        }
-        this.bestLoss = best;
-      }
       for (const x of runtime.trials) {
         const s = x ? lastStep(x) : undefined;
         if (s !== undefined && s > this.longest) this.longest = s;
@@ -291,7 +256,7 @@ export class CurvePruner implements PruneDecider {
       if (v === undefined) {
         const { steps, values } = series(trial);
         const { xs, ys, size } = binned(steps, values, sign, this.tuning.maxPoints);
-        const f = ys.every(Number.isFinite) ? this.forecastOf(xs, ys, horizon, 0.5, 0) : undefined;
+        const f = ys.every(Number.isFinite) ? this.forecastOf(xs, ys, horizon, 0, 0.5) : undefined;
         const fam = f?.best;
         v = fam && fam.n - 4 > 0 ? (fam.rss / (fam.n - 4)) * size : Number.NaN;
         this.noiseMemo.set(trial.id, v);
@@ -313,7 +278,11 @@ export class CurvePruner implements PruneDecider {
    * trial running while the completed trials show that curves in its state
    * (a plateau, the flat start of a sigmoid) went on to improve by enough.
    */
-  private empiricalBound(steps: readonly number[], values: readonly number[], sign: number): { level: number; improvement: number } | undefined {
+  private empiricalBound(
+    steps: readonly number[],
+    values: readonly number[],
+    sign: number,
+  ): { level: number; improvement: number } | undefined {
     const step = steps[steps.length - 1] as number;
     const floor = this.lastNoiseFloor;
     const win = this.tuning.stateWindow;
@@ -326,7 +295,7 @@ export class CurvePruner implements PruneDecider {
     if (!own) return undefined;
     // Only for a curve that is not clearly improving: a falling curve's own
     // shape says more about its future than other trials do.
-    if (this.tuning.stateFlatOnly && own.slope < -this.tuning.stateZ * own.slopeSe) return undefined;
+    if (own.slope < -this.tuning.stateZ * own.slopeSe) return undefined;
     let most: number | undefined;
     for (const c of this.completed.trials) {
       const fin = c.final?.values[0];
@@ -361,7 +330,7 @@ export class CurvePruner implements PruneDecider {
    * families cannot foresee (a plateau before a drop), the forecasts of the
    * completed trials missed, and pruning waits until they no longer do.
    */
-  private calibration(step: number, horizon: number, sign: number, minStep: number): number {
+  private calibration(step: number, horizon: number, sign: number): number {
     let margin = 0;
     for (const { trial, loss } of this.references) {
       const key = `${trial.id}:${step}:${horizon}`;
@@ -372,8 +341,7 @@ export class CurvePruner implements PruneDecider {
         while (k < steps.length && (steps[k] as number) <= step) k++;
         const { xs, ys, size } = binned(steps.slice(0, k), values.slice(0, k), sign, this.tuning.maxPoints);
         const ok = ys.every(Number.isFinite);
-        const level = this.levelAt(steps.slice(0, k), minStep);
-        lb = (ok ? this.forecastOf(xs, ys, horizon, level, this.noiseFloor(horizon, sign) / size)?.lower : undefined) ?? -Infinity;
+        lb = (ok ? this.forecastOf(xs, ys, horizon, this.noiseFloor(horizon, sign) / size)?.lower : undefined) ?? -Infinity;
         if (this.calibrationMemo.size > 100_000) this.calibrationMemo.clear();
         this.calibrationMemo.set(key, lb);
       }
@@ -396,7 +364,12 @@ interface LocalState {
  * Level and slope at the last point from a straight line through the last
  * quarter of the points (at least 4, at most 16).
  */
-export function localState(xs: readonly number[], ys: readonly number[], noiseFloor: number, window = { min: 4, fraction: 0.25, max: 16 }): LocalState | undefined {
+export function localState(
+  xs: readonly number[],
+  ys: readonly number[],
+  noiseFloor: number,
+  window = { min: 4, fraction: 0.25, max: 16 },
+): LocalState | undefined {
   const n = xs.length;
   const k = Math.min(n, Math.max(window.min, Math.min(window.max, Math.ceil(n * window.fraction))));
   if (k < 3) return undefined;

@@ -122,7 +122,7 @@ export function simulate(gen: Generator, o: SimOptions): SimResult {
     const space = compileSpace(study.spec.space);
     const { confidence, ...tuning } = o.tuning;
     const pruner = new CurvePruner(
-      { startupTrials: 5, warmupSteps: 0, intervalSteps: 1, minResource: 0, maxResource: 0, confidence: confidence ?? 0.99 },
+      { startupTrials: 5, warmupSteps: 0, intervalSteps: 1, minResource: 0, maxResource: 0, confidence: confidence ?? 0.95 },
       tuning,
     );
     rt = new StudyRuntime(study, space, createSampler(study.spec.algorithm, space).sampler, pruner, [], 0);

@@ -59,7 +59,7 @@ describe("names", () => {
     const median = createPruner(spec({ name: "median" })) as PercentilePruner;
     expect(median.options).toMatchObject({ percentile: 50, startupTrials: 5, warmupSteps: 0, intervalSteps: 1 });
     const curve = createPruner(spec({ name: "curve" })) as CurvePruner;
-    expect(curve.options).toMatchObject({ startupTrials: 5, confidence: 0.99, minResource: 0, maxResource: 0 });
+    expect(curve.options).toMatchObject({ startupTrials: 5, confidence: 0.95, minResource: 0, maxResource: 0 });
     const hb = createPruner(spec({ name: "hyperband" })) as HyperbandPruner;
     expect(hb.options).toEqual({ minResource: 1, maxResource: "auto", reductionFactor: 3, brackets: 0 });
   });
@@ -90,8 +90,8 @@ describe("field checks", () => {
     [{ name: "curve", minResource: 10, maxResource: 5 }, "min_resource", "must not exceed max_resource (got 10 > 5)"],
     [{ name: "asha", minResource: -1 }, "min_resource", "must be an integer in [0, 9007199254740991] (got -1)"],
     [{ name: "hyperband", brackets: 40 }, "brackets", "must be an integer in [0, 32] (got 40)"],
-    [{ name: "curve", confidence: 1 }, "confidence", "must be in (0, 1), or 0 for the default 0.99 (got 1)"],
-    [{ name: "", confidence: -0.5 }, "confidence", "must be in (0, 1), or 0 for the default 0.99 (got -0.5)"],
+    [{ name: "curve", confidence: 1 }, "confidence", "must be in (0, 1), or 0 for the default 0.95 (got 1)"],
+    [{ name: "", confidence: -0.5 }, "confidence", "must be in (0, 1), or 0 for the default 0.95 (got -0.5)"],
     [{ name: "threshold" }, "lower", "the threshold pruner needs lower, upper or both"],
     [{ name: "threshold", lower: 2, upper: 1 }, "lower", "must not exceed upper (got lower 2 > upper 1)"],
     [{ name: "threshold", lower: Number.NaN }, "lower", "must be a number (got NaN)"],
