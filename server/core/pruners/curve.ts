@@ -74,8 +74,8 @@ export interface CurveTuning {
   plausibility: "rss" | "aicc";
   /** Widen the bound by the largest miss of the forecasts on the best COMPLETE trials. */
   calibrate: boolean;
-  /** Floor each curve's noise variance at the study's typical one (from the reference trials). */
-  pooledNoise: boolean;
+  /** Floor each curve's noise variance at this fraction of the study's typical one (from the reference trials; 0: off). */
+  pooledNoise: number;
   /** Also require the comparable-state empirical bound to exceed the best. */
   stateGuard: boolean;
   /** Points of the line that gives a curve's level and slope: fraction of the reports, within [min, max]. */
@@ -107,7 +107,7 @@ export const DEFAULT_TUNING: CurveTuning = {
   stateZ: 2,
   stateWindow: { min: 4, fraction: 0.25, max: 16 },
   accelerationZ: 2,
-  pooledNoise: true,
+  pooledNoise: 1,
   families: DEFAULT_FAMILIES,
 };
 
@@ -249,7 +249,7 @@ export class CurvePruner implements PruneDecider {
    * whole curve (0 when off or not known yet).
    */
   private noiseFloor(horizon: number, sign: number): number {
-    if (!this.tuning.pooledNoise) return 0;
+    if (!(this.tuning.pooledNoise > 0)) return 0;
     const vs: number[] = [];
     for (const { trial } of this.references) {
       let v = this.noiseMemo.get(trial.id);
@@ -266,7 +266,8 @@ export class CurvePruner implements PruneDecider {
     if (vs.length === 0) return 0;
     vs.sort((a, b) => a - b);
     const m = vs.length >> 1;
-    return vs.length % 2 ? (vs[m] as number) : ((vs[m - 1] as number) + (vs[m] as number)) / 2;
+    const median = vs.length % 2 ? (vs[m] as number) : ((vs[m - 1] as number) + (vs[m] as number)) / 2;
+    return this.tuning.pooledNoise * median;
   }
 
   /**
