@@ -10,16 +10,10 @@
  * `json_format.ParseDict(d, LrSchedule())` accepts it as it is.
  */
 import { lrScheduleKindToJSON, type LrSchedule, type ParameterValue } from "../client/gen/hpod/v1/search_space.js";
+import type { LrScheduleValue } from "../server/core/space.js";
 
-export interface ScheduleJson {
-  kind: string;
-  values: Record<string, number>;
-  milestones: number[];
-  mode: string;
-  totalSteps: number;
-  warmupSteps: number;
-  warmupStartFactor: number;
-}
+/** The shared schedule shape (core/space.ts), with the kind spelled as its proto enum name. */
+export type ScheduleJson = Omit<LrScheduleValue, "kind"> & { kind: string };
 
 export type PlainParam = number | string | boolean | ScheduleJson;
 
