@@ -3,8 +3,9 @@
  * Does a model fit block the daemon? While one study's Suggest keeps a
  * Gaussian-process (or TPE) fit running, this measures the latency of Health
  * checks and of Report calls on another study, with the sampler worker
- * threads (the default) and with `--sampler-threads 0` (fits on the event
- * loop), side by side.
+ * threads (the default: niced so RPCs preempt fits), with the threads at
+ * normal priority (`--sampler-niceness 0`), and with `--sampler-threads 0`
+ * (fits on the event loop), side by side, after a reference with no fit.
  *
  *   node dist/bench/event-loop.js [--algorithm gp] [--history 150] [--seconds 10]
  */
@@ -73,7 +74,7 @@ function studyOf(name: string, algorithm: string, dims: number): Study {
   });
 }
 
-async function measure(threads: string[]): Promise<{ health: number[]; report: number[]; suggests: number; fitMs: number[] }> {
+async function measure(threads: string[], fit = true): Promise<{ health: number[]; report: number[]; suggests: number; fitMs: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), "hpod-evloop-"));
   const { proc, address } = await startDaemon(dir, threads);
   const c = new HpodServiceClient(address, grpc.credentials.createInsecure());
@@ -95,7 +96,7 @@ async function measure(threads: string[]): Promise<{ health: number[]; report: n
     }
     const other = await unary<SuggestRequest, SuggestResponse>(c.suggest.bind(c), { study: "other", count: 1, workerId: "probe" });
     const trialId = other.trials[0]!.id;
-    let stop = false;
+    let stop = !fit;
     const fitMs: number[] = [];
     let suggests = 0;
     const fitter = (async () => {
@@ -146,8 +147,12 @@ const row = (label: string, r: Awaited<ReturnType<typeof measure>>): string =>
 
 console.log(`event loop under a ${opts.algorithm} fit: ${opts.history} completed trials of 6 parameters, ${opts.seconds} s per mode`);
 console.log(["mode".padEnd(28), "health50".padStart(9), "health99".padStart(9), "report50".padStart(9), "report99".padStart(9), "suggests".padStart(9), "suggest50".padStart(10)].join(" "));
+const idle = await measure([], false);
+console.log(row("no fit running (reference)", idle));
 const pooled = await measure([]);
 console.log(row("worker threads (default)", pooled));
+const normal = await measure(["--sampler-niceness", "0"]);
+console.log(row("worker threads, not niced", normal));
 const inline = await measure(["--sampler-threads", "0"]);
 console.log(row("on the event loop (0 threads)", inline));
 console.log("latencies in ms; health/report on another study, measured while the fit study's Suggest runs back to back");

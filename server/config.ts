@@ -29,6 +29,8 @@ export interface DaemonConfig {
   leaseSweepMs: number;
   /** Worker threads for model-fitting samplers; 0 runs them on the event loop. Default: cores - 1, 1..4. */
   samplerThreads: number | undefined;
+  /** Nice value of the sampler threads (Linux, thread only; 0 leaves them alone). Default 10. */
+  samplerNiceness: number;
   /** /metrics, /healthz, /readyz listener HOST:PORT; "" disables it. Default 127.0.0.1:9551. */
   metricsListen: string;
   /** True when metricsListen is the default: failing to bind it is then logged, not fatal. */
@@ -71,6 +73,7 @@ interface Source {
   drainTimeoutMs?: string | number;
   leaseSweepMs?: string | number;
   samplerThreads?: string | number;
+  samplerNiceness?: string | number;
   metricsListen?: string;
   metricsPerStudy?: string | number | boolean;
   metricsTlsCert?: string;
@@ -95,6 +98,7 @@ const KEYS: Array<{ key: keyof Source; flag: string; env: string; file: string; 
   { key: "drainTimeoutMs", flag: "drain-timeout-ms", env: "HPOD_DRAIN_TIMEOUT_MS", file: "drain_timeout_ms" },
   { key: "leaseSweepMs", flag: "lease-sweep-ms", env: "HPOD_LEASE_SWEEP_MS", file: "lease_sweep_ms" },
   { key: "samplerThreads", flag: "sampler-threads", env: "HPOD_SAMPLER_THREADS", file: "sampler_threads" },
+  { key: "samplerNiceness", flag: "sampler-niceness", env: "HPOD_SAMPLER_NICENESS", file: "sampler_niceness" },
   { key: "metricsListen", flag: "metrics-listen", env: "HPOD_METRICS_LISTEN", file: "metrics_listen" },
   { key: "metricsPerStudy", flag: "metrics-per-study", env: "HPOD_METRICS_PER_STUDY", file: "metrics_per_study", boolean: true },
   { key: "metricsTlsCert", flag: "metrics-tls-cert", env: "HPOD_METRICS_TLS_CERT", file: "metrics_tls_cert" },
@@ -121,6 +125,7 @@ export const SERVE_USAGE = `usage: hpod serve [options]
   --drain-timeout-ms N      grace period for in-flight calls on SIGTERM (default 10000)
   --lease-sweep-ms N        how often heartbeat leases are checked (default 1000)
   --sampler-threads N       worker threads for TPE, GP, CMA-ES, ... (0: on the event loop; default cores-1, 1..4)
+  --sampler-niceness N      nice value of those threads, 0..19, so RPCs preempt fits (default 10)
 
 operations (each also HPOD_<FLAG> in the environment and <flag_with_underscores> in the file):
   --metrics-listen HOST:PORT  /metrics, /healthz, /readyz over HTTP (default ${DEFAULT_METRICS_LISTEN});
@@ -244,6 +249,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     drainTimeoutMs: positiveInt(get("drainTimeoutMs") ?? 10_000, "drain timeout"),
     leaseSweepMs: positiveInt(get("leaseSweepMs") ?? 1000, "lease sweep interval"),
     samplerThreads: samplerThreads(get("samplerThreads")),
+    samplerNiceness: samplerNiceness(get("samplerNiceness") ?? 10),
     metricsListen,
     metricsListenDefaulted: rawMetrics === undefined,
     metricsPerStudy: bool(get("metricsPerStudy") ?? true, "metrics per study"),
@@ -264,6 +270,12 @@ function samplerThreads(v: string | number | boolean | undefined): number | unde
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isSafeInteger(n) || n < 0 || n > 64) throw new ConfigError(`sampler threads must be an integer in [0, 64] (got "${String(v)}")`);
+  return n;
+}
+
+function samplerNiceness(v: string | number | boolean): number {
+  const n = Number(v);
+  if (typeof v === "boolean" || !Number.isSafeInteger(n) || n < 0 || n > 19) throw new ConfigError(`sampler niceness must be an integer in [0, 19] (got "${String(v)}")`);
   return n;
 }
 

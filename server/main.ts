@@ -75,7 +75,10 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
 
   const metrics = cfg.metricsListen !== "" ? new HpodMetrics({ perStudy: cfg.metricsPerStudy }) : undefined;
   const store = await Store.open(cfg.dataDir, metrics ? { onCommit: metrics.onCommit, onWrite: metrics.onWrite } : {});
-  const pool = cfg.samplerThreads === 0 ? undefined : new SamplerPool(log, cfg.samplerThreads === undefined ? {} : { threads: cfg.samplerThreads });
+  const pool = cfg.samplerThreads === 0 ? undefined : new SamplerPool(log, {
+        niceness: cfg.samplerNiceness,
+        ...(cfg.samplerThreads === undefined ? {} : { threads: cfg.samplerThreads }),
+      });
   const svc = await StudyService.open(store, log, { leaseSweepMs: cfg.leaseSweepMs, pool, ...(metrics ? { observer: metrics } : {}) });
   metrics?.attach(serviceSource(svc, cfg.dataDir));
   let serving = false;

@@ -13,11 +13,16 @@ import type { SampleContext, SampleResult, TrialView } from "./core/samplers/sam
 import type { AlgorithmSpec } from "./core/model.js";
 import type { SearchSpaceDef } from "./core/space.js";
 import type { Logger } from "./log.js";
-import type { SampleReply, SampleRequest } from "./sampler-worker.js";
+import type { SampleReply, SampleRequest, SamplerWorkerData, SamplerWorkerHello } from "./sampler-worker.js";
 
 export interface SamplerPoolOptions {
   /** Worker threads. Default: one per core beyond the first, at least 1, at most 4. */
   threads?: number;
+  /**
+   * Nice value of each worker thread (Linux; 0 leaves it alone). Default 10:
+   * fits take the CPU the event loop leaves idle, and RPCs preempt them.
+   */
+  niceness?: number;
 }
 
 interface Slot {
@@ -30,19 +35,27 @@ interface Slot {
 export class SamplerPool {
   private readonly slots: Slot[];
   private readonly log: Logger;
+  private readonly niceness: number;
   private nextId = 0;
   private closed = false;
 
   constructor(log: Logger, opts: SamplerPoolOptions = {}) {
     this.log = log;
+    this.niceness = opts.niceness ?? 10;
     const n = opts.threads ?? Math.min(4, Math.max(1, availableParallelism() - 1));
     this.slots = Array.from({ length: n }, () => this.spawn());
   }
 
   private spawn(): Slot {
-    const worker = new Worker(new URL("./sampler-worker.js", import.meta.url));
+    const workerData: SamplerWorkerData = { niceness: this.niceness };
+    const worker = new Worker(new URL("./sampler-worker.js", import.meta.url), { workerData });
     const slot: Slot = { worker, pending: new Map(), sent: new Map() };
-    worker.on("message", (reply: SampleReply) => {
+    worker.on("message", (reply: SampleReply | SamplerWorkerHello) => {
+      if ("hello" in reply) {
+        if (reply.error) this.log.warn("sampler worker runs at normal priority", { niceness: this.niceness, error: reply.error });
+        else this.log.debug("sampler worker started", { niceness: reply.niceness });
+        return;
+      }
       const p = slot.pending.get(reply.id);
       slot.pending.delete(reply.id);
       p?.resolve(reply);

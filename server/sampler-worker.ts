@@ -4,7 +4,9 @@
  * and answers sampling requests. Samplers are deterministic functions of
  * their context, so the cache only saves work; it never changes a result.
  */
-import { parentPort } from "node:worker_threads";
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
+import { parentPort, workerData } from "node:worker_threads";
 import type { AlgorithmSpec, Direction } from "./core/model.js";
 import { createSampler } from "./core/samplers/index.js";
 import type { Sampler, SampleResult, TrialView } from "./core/samplers/sampler.js";
@@ -25,6 +27,19 @@ export interface SampleRequest {
 }
 
 export type SampleReply = { id: number; result: SampleResult } | { id: number; error: string; missing?: boolean };
+
+/** What the pool passes as `workerData`. */
+export interface SamplerWorkerData {
+  /** Nice value for this thread only (0: leave it). */
+  niceness: number;
+}
+
+/** The first message a worker sends: whether its priority was lowered. */
+export interface SamplerWorkerHello {
+  hello: true;
+  niceness: number;
+  error?: string;
+}
 
 interface Entry {
   space: CompiledSpace;
@@ -59,6 +74,28 @@ function handle(req: SampleRequest): SampleReply {
   });
   return { id: req.id, result };
 }
+
+/**
+ * Lowers the priority of this thread alone. On Linux, setpriority() on a
+ * thread id applies to that thread, so a long GP fit yields the core to the
+ * event loop (Report, Health, metrics) whenever both are runnable, instead of
+ * splitting it evenly; on a 2-core node that is the difference between
+ * sub-millisecond and multi-millisecond RPCs during a fit. /proc/thread-self
+ * names "<pid>/task/<tid>"; elsewhere the call is skipped.
+ */
+function lowerPriority(niceness: number): SamplerWorkerHello {
+  if (niceness === 0) return { hello: true, niceness: 0 };
+  try {
+    const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+    if (!Number.isInteger(tid) || tid <= 0) return { hello: true, niceness: 0, error: "no thread id" };
+    setPriority(tid, niceness);
+    return { hello: true, niceness };
+  } catch (e) {
+    return { hello: true, niceness: 0, error: (e as Error).message };
+  }
+}
+
+parentPort?.postMessage(lowerPriority((workerData as SamplerWorkerData | undefined)?.niceness ?? 0));
 
 parentPort?.on("message", (req: SampleRequest) => {
   let reply: SampleReply;

@@ -30,7 +30,7 @@ function configError(fn: () => unknown): ConfigError {
 }
 
 const KNOWN =
-  "listen, data_dir, log_level, log_format, max_message_bytes, drain_timeout_ms, lease_sweep_ms, sampler_threads, " +
+  "listen, data_dir, log_level, log_format, max_message_bytes, drain_timeout_ms, lease_sweep_ms, sampler_threads, sampler_niceness, " +
   "metrics_listen, metrics_per_study, metrics_tls_cert, metrics_tls_key, metrics_auth, tls_cert, tls_key, tls_client_ca, " +
   "tokens_file, reflection, insecure, max_pending_per_client";
 
@@ -43,6 +43,7 @@ const OPS_DEFAULTS: Partial<DaemonConfig> = {
   reflection: "auth",
   insecure: false,
   maxPendingPerClient: 256,
+  samplerNiceness: 10,
 };
 
 describe("defaults", () => {
@@ -231,6 +232,10 @@ describe("validation", () => {
     for (const [argv, env, message] of cases) {
       expect(configError(() => loadConfig(argv, env)).message, message).toBe(message);
     }
+    for (const bad of ["-1", "20", "1.5", "low"]) {
+      expect(configError(() => loadConfig([`--sampler-niceness=${bad}`], {})).message).toBe(`sampler niceness must be an integer in [0, 19] (got "${bad}")`);
+    }
+    expect(loadConfig([], { HPOD_SAMPLER_NICENESS: "0" }).samplerNiceness).toBe(0);
     const p = file("yaml", "lease_sweep_ms: 0\n");
     expect(configError(() => loadConfig(["--config", p], {})).message).toBe('lease sweep interval must be a positive integer (got "0")');
   });
