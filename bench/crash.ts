@@ -1,15 +1,20 @@
 /**
- * Crash consistency harness: 32 async workers (Suggest / intermediate Reports / final Report) on 4 studies, the
- * daemon SIGKILLed at random moments 20 times in a row and restarted on the same data directory (the last kills
- * during a create/fill/delete churn of many studies), heartbeat timeout 2 s and --lease-sweep-ms 100.
+ * Crash consistency harness: 32 workers (Suggest / intermediate Reports / final Report), 8 of them Python (grpcio)
+ * workers, on 4 studies, the daemon SIGKILLed at random moments 20 times in a row and restarted on the same data
+ * directory (the last kills during a create/fill/delete churn of many studies), heartbeat timeout 2 s and
+ * --lease-sweep-ms 100.
  *
- *   npm run build && node dist/bench/crash.js [--kills 20] [--workers 32] [--churn-kills 5] [--seed 1]
+ *   npm run build && node dist/bench/crash.js [--kills 20] [--workers 32] [--python-workers 8] [--churn-kills 5] [--seed 1]
+ *
+ * --python-workers K (of --workers) needs /usr/bin/python3 with grpcio; without it the default 8 falls back to 0
+ * with a note, an explicit K fails.
  *
  * Exits 1 when anything acknowledged is lost, duplicated, stuck RUNNING, or a churned study is half there.
  */
 import { rmSync } from "node:fs";
 import { formatCrash, runCrash } from "./stress/crash-engine.js";
 import { freshDir } from "./stress/daemon.js";
+import { pythonCan } from "./load/python.js";
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,6 +24,14 @@ function arg(name: string, dflt: number): number {
 async function main(): Promise<void> {
   const dataDir = freshDir("hpod-crash-");
   const t0 = Date.now();
+  let pythonWorkers = arg("python-workers", 8);
+  if (!process.argv.includes("--python-workers")) {
+    const can = pythonCan("grpc");
+    if (!can.ok) {
+      console.log(`note: no Python workers (${can.why})`);
+      pythonWorkers = 0;
+    }
+  }
   try {
     const f = await runCrash({
       dataDir,
@@ -30,6 +43,7 @@ async function main(): Promise<void> {
       minRunMs: 200,
       maxRunMs: 2000,
       churnKills: arg("churn-kills", 5),
+      pythonWorkers,
       log: (l) => console.log(l),
     });
     console.log(`\n${formatCrash(f)}\nwall time ${((Date.now() - t0) / 1000).toFixed(1)} s`);

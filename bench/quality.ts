@@ -229,12 +229,15 @@ interface Options {
   optunaSamplers: string[];
   jobs: number;
   json?: string;
+  /** Results of earlier runs (their --json files) to report together with this run's. */
+  merge: string[];
 }
 
 const OPTUNA_SAMPLERS = ["random", "tpe", "tpe_multivariate", "cmaes", "qmc"];
 
 const USAGE = `usage: node dist/bench/quality.js [--budgets 50,200] [--seeds 10] [--algorithms random,quasi_random,tpe]
-       [--functions branin,...] [--optuna] [--optuna-samplers ${OPTUNA_SAMPLERS.join(",")}] [--jobs 1] [--json out.json]`;
+       [--functions branin,...] [--optuna] [--optuna-samplers ${OPTUNA_SAMPLERS.join(",")}] [--jobs 1] [--json out.json]
+       [--merge earlier.json,...]   (add the contenders of earlier runs with the same budgets, seeds and functions)`;
 
 function parseArgs(argv: string[]): Options {
   const o: Options = {
@@ -244,6 +247,7 @@ function parseArgs(argv: string[]): Options {
     optuna: false,
     optunaSamplers: OPTUNA_SAMPLERS,
     jobs: 1,
+    merge: [],
   };
   const list = (v: string | undefined): string[] => (v ?? "").split(",").map((s) => s.trim()).filter((s) => s !== "");
   const ints = (v: string | undefined, what: string): number[] => {
@@ -278,6 +282,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case "--json":
         o.json = next();
+        break;
+      case "--merge":
+        o.merge = list(next());
         break;
       case "--help":
       case "-h":
@@ -394,6 +401,28 @@ function print(summaries: Summary[], contenders: string[], fns: BenchFunction[],
   }
 }
 
+/**
+ * Adds the contenders of an earlier run. The bench is deterministic (seeded samplers, fixed functions), so a
+ * contender's numbers do not depend on which run computed them; the checks make sure the runs measured the same
+ * thing. A contender of this run is never replaced.
+ */
+function mergeResults(results: Results, file: string, o: Options, fns: BenchFunction[]): void {
+  const earlier = JSON.parse(readFileSync(file, "utf8")) as { budgets: number[]; seeds: number; functions: Array<{ name: string }>; results: Results };
+  const names = fns.map((f) => f.spec.name);
+  if (earlier.seeds !== o.seeds || earlier.budgets.join(",") !== o.budgets.join(",")) {
+    throw new Error(`${file}: budgets ${earlier.budgets.join(",")} x ${earlier.seeds} seeds, this run ${o.budgets.join(",")} x ${o.seeds}`);
+  }
+  const missing = names.filter((n) => !earlier.functions.some((f) => f.name === n));
+  if (missing.length) throw new Error(`${file} has no results for ${missing.join(", ")}`);
+  const added: string[] = [];
+  for (const [contender, perFn] of Object.entries(earlier.results)) {
+    if (contender in results) continue;
+    results[contender] = Object.fromEntries(names.map((n) => [n, perFn[n] as number[][]]));
+    added.push(contender);
+  }
+  console.log(`merged from ${file}: ${added.join(", ") || "nothing new"}`);
+}
+
 function main(): void {
   const o = parseArgs(process.argv.slice(2));
   let fns = loadFunctions();
@@ -425,6 +454,7 @@ function main(): void {
     for (const [k, v] of Object.entries(optuna)) results[k] = v;
     console.log(`ran Optuna (${Object.keys(optuna).join(", ")}): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
+  for (const file of o.merge) mergeResults(results, file, o, fns);
   const contenders = Object.keys(results);
   const summaries = summarise(results, fns, o.budgets);
   print(summaries, contenders, fns, o.seeds);

@@ -9,8 +9,8 @@
  * (forked by the coordinator).
  */
 import { fileURLToPath } from "node:url";
-import { parseArgs, USAGE, UsageError, type Options } from "./speed/args.js";
-import { runClientProcess } from "./speed/client-proc.js";
+import { benchMain } from "./speed/main.js";
+import { parseArgs, USAGE, type Options } from "./speed/args.js";
 import { externalDaemon, fsType, startDaemon, type DaemonHandle } from "./speed/daemon.js";
 import { measureLevel, type LevelResult } from "./speed/measure.js";
 import { machine, printHeader, printLevel, printSummary, writeJson, type RunInfo } from "./speed/report.js";
@@ -61,31 +61,4 @@ function runInfo(d: DaemonHandle, o: Options): RunInfo {
   };
 }
 
-function main(): void {
-  let opts: Options;
-  try {
-    opts = parseArgs(process.argv.slice(2));
-  } catch (e) {
-    if (!(e instanceof UsageError)) throw e;
-    process.stderr.write(`speed: ${e.message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (opts.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  if (opts.child) {
-    runClientProcess();
-    return;
-  }
-  // Exit explicitly: a leftover handle (a gRPC channel, a timer) must not keep the benchmark alive.
-  coordinate(opts).then(
-    () => process.exit(0),
-    (e: unknown) => {
-      console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
-      process.exit(1);
-    },
-  );
-}
-
-main();
+benchMain("speed", USAGE, parseArgs, coordinate);

@@ -1,4 +1,4 @@
-/** Command line of bench/speed.ts. */
+/** Command line of bench/speed.ts (its number parsers are shared with bench/load). */
 
 export const USAGE = `usage: node dist/bench/speed.js [options]
 
@@ -94,20 +94,26 @@ export function clientProcsFor(n: number, o: Options): number {
   return Math.min(n, o.clientProcs ?? (n >= 8 ? 2 : 1));
 }
 
-function positiveInt(flag: string, s: string): number {
+export function positiveInt(flag: string, s: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a positive integer, got "${s}"`);
   return n;
 }
 
-function positiveNumber(flag: string, s: string): number {
+export function positiveNumber(flag: string, s: string): number {
   const n = Number(s);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag}: expected a positive number, got "${s}"`);
   return n;
 }
 
-function nonNegativeNumber(flag: string, s: string): number {
+export function nonNegativeNumber(flag: string, s: string): number {
   const n = Number(s);
   if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag}: expected a number >= 0, got "${s}"`);
+  return n;
+}
+
+export function nonNegativeInt(flag: string, s: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag}: expected an integer >= 0, got "${s}"`);
   return n;
 }

@@ -43,6 +43,13 @@ class Recorder implements ChildResult {
     return Date.now() < this.window.measureUntil;
   }
 
+  /** The study new trials go to (see Assignment.rotate). */
+  study(a: Assignment): string {
+    if (!a.rotate) return a.study;
+    const k = Math.floor((Date.now() - this.window.measureFrom) / a.rotate.everyMs);
+    return a.rotate.studies[Math.min(a.rotate.studies.length - 1, Math.max(0, k))];
+  }
+
   error(e: unknown): void {
     this.errors++;
     if (!this.firstError) this.firstError = e instanceof Error ? e.message : String(e);
@@ -93,8 +100,9 @@ function objective(params: { [key: string]: ParameterValue }): number {
 async function trialLoop(client: HpodServiceClient, a: Assignment, workerId: string, rec: Recorder): Promise<void> {
   while (rec.running()) {
     try {
+      const study = rec.study(a);
       const t0 = performance.now();
-      const s = await unary<SuggestResponse>((cb) => client.suggest({ study: a.study, count: 1, workerId }, new grpc.Metadata(), callOptions(a.callTimeoutMs), cb));
+      const s = await unary<SuggestResponse>((cb) => client.suggest({ study, count: 1, workerId }, new grpc.Metadata(), callOptions(a.callTimeoutMs), cb));
       const t1 = performance.now();
       const trial = s.trials[0];
       if (!trial) {
@@ -102,13 +110,23 @@ async function trialLoop(client: HpodServiceClient, a: Assignment, workerId: str
         await sleep(ERROR_BACKOFF_MS);
         continue;
       }
-      const req = { study: a.study, trialId: trial.id, values: [objective(trial.params)], constraintValues: [], metrics: {}, final: true, failed: false, failureReason: "", workerId };
-      await unary<ReportResponse>((cb) => client.report(req, new grpc.Metadata(), callOptions(a.callTimeoutMs), cb));
-      const t2 = performance.now();
+      const value = objective(trial.params);
+      const reportMs: number[] = [];
+      let tr = t1;
+      // Optional intermediate Reports (steps 0..K-1), then the final one; each Report is one latency sample.
+      for (let step = 0; step <= (a.intermediate ?? 0); step++) {
+        const final = step === (a.intermediate ?? 0);
+        const req = { study, trialId: trial.id, values: [final ? value : value + 1 / (step + 1)], constraintValues: [], metrics: {}, final, failed: false, failureReason: "", workerId, ...(final ? {} : { step }) };
+        await unary<ReportResponse>((cb) => client.report(req, new grpc.Metadata(), callOptions(a.callTimeoutMs), cb));
+        const now = performance.now();
+        reportMs.push(now - tr);
+        tr = now;
+      }
+      const t2 = tr;
       if (rec.inWindow()) {
         rec.completed++;
         rec.suggestMs.push(t1 - t0);
-        rec.reportMs.push(t2 - t1);
+        rec.reportMs.push(...reportMs);
         rec.roundTripMs.push(t2 - t0);
       }
     } catch (e) {

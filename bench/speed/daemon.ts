@@ -21,6 +21,8 @@ export interface DaemonHandle {
   /** undefined when an external daemon's pid was not given. */
   pid: number | undefined;
   dataDir: string | undefined;
+  /** host:port of the metrics listener when started with `metrics: true`. */
+  metricsAddress?: string;
   logTail(): string[];
   /** SIGTERM (SIGKILL after a timeout) and remove the data dir; no-op for an external daemon. */
   stop(): Promise<number | null>;
@@ -30,17 +32,28 @@ export function externalDaemon(address: string, pid: number | undefined): Daemon
   return { address, pid, dataDir: undefined, logTail: () => [], stop: async () => null };
 }
 
-export async function startDaemon(): Promise<DaemonHandle> {
-  const dataDir = mkdtempSync(join(tmpdir(), "hpod-speed-"));
-  const proc = spawn(process.execPath, [DAEMON_MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+export interface StartOptions {
+  /** Metrics listener on a free loopback port (its address in `metricsAddress`); default: the daemon's default. */
+  metrics?: boolean;
+  /** Extra daemon flags. */
+  args?: string[];
+  /** Temp dir prefix (default "hpod-speed-"). */
+  prefix?: string;
+}
+
+export async function startDaemon(o: StartOptions = {}): Promise<DaemonHandle> {
+  const dataDir = mkdtempSync(join(tmpdir(), o.prefix ?? "hpod-speed-"));
+  const extra = [...(o.metrics ? ["--metrics-listen", "127.0.0.1:0"] : []), ...(o.args ?? [])];
+  const proc = spawn(process.execPath, [DAEMON_MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, ...extra], {
     env: { ...process.env, HPOD_LOG_FORMAT: "json" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((res) => proc.once("exit", (code) => res(code)));
   let address: string;
+  const seen: { metrics?: string } = {};
   try {
-    address = await waitListening(proc, logs, exited);
+    address = await waitListening(proc, logs, exited, seen);
   } catch (e) {
     proc.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });
@@ -50,6 +63,7 @@ export async function startDaemon(): Promise<DaemonHandle> {
     address,
     pid: proc.pid,
     dataDir,
+    ...(seen.metrics !== undefined ? { metricsAddress: seen.metrics } : {}),
     logTail: () => logs.slice(),
     stop: async () => {
       const code = await terminate(proc, exited);
@@ -63,12 +77,14 @@ export async function startDaemon(): Promise<DaemonHandle> {
  * Resolves with the address from the "listening" log line. The reader stays
  * attached afterwards: a stderr pipe nobody drains would block the daemon.
  */
-function waitListening(proc: ChildProcess, logs: string[], exited: Promise<number | null>): Promise<string> {
+function waitListening(proc: ChildProcess, logs: string[], exited: Promise<number | null>, seen: { metrics?: string }): Promise<string> {
   return new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`daemon did not start within ${START_TIMEOUT_MS} ms:\n${logs.join("\n")}`)), START_TIMEOUT_MS);
     createInterface({ input: proc.stderr! }).on("line", (line) => {
       logs.push(line);
       if (logs.length > LOG_TAIL) logs.shift();
+      const m = listeningAddress(line, "metrics listening");
+      if (m) seen.metrics = m;
       const addr = listeningAddress(line);
       if (addr) {
         clearTimeout(timer);
@@ -82,10 +98,10 @@ function waitListening(proc: ChildProcess, logs: string[], exited: Promise<numbe
   });
 }
 
-function listeningAddress(line: string): string | undefined {
+function listeningAddress(line: string, msg = "listening"): string | undefined {
   try {
     const rec = JSON.parse(line) as { msg?: unknown; address?: unknown };
-    return rec.msg === "listening" && typeof rec.address === "string" ? rec.address : undefined;
+    return rec.msg === msg && typeof rec.address === "string" ? rec.address : undefined;
   } catch {
     return undefined;
   }

@@ -60,11 +60,24 @@ export interface LevelResult {
   };
 }
 
+/** What runs a phase's workers: forked grpc-js processes (ClientPool) or, in bench/load, Python processes. */
+export interface ClientGroup {
+  pids(): number[];
+  prepare(assignments: Assignment[]): Promise<void>;
+  go(window: Window, resultTimeoutMs: number): Promise<ChildResult[]>;
+}
+
+/** The measured part of a phase: `warmup` seconds unmeasured, then `seconds` measured. */
+export interface PhaseTiming {
+  warmup: number;
+  seconds: number;
+}
+
 export async function measureLevel(target: Target, n: number, opts: Options, script: string): Promise<LevelResult> {
   const study = await createStudy(target.address, `speed-n${n}-${Date.now().toString(36)}`);
   const pool = ClientPool.start(clientProcsFor(n, opts), script);
   try {
-    const phase = (p: Phase): Promise<PhaseResult> => runPhase(pool, target, assignments(p, target, study, n, pool.size, opts), opts);
+    const phase = (p: Phase): Promise<PhaseResult> => runPhase(pool, target, assignments(p, target.address, study, workerIds(n), pool.size, opts.workersPerChannel), opts);
     const echo = await phase("echo");
     const trials = await phase("trials");
     return {
@@ -84,8 +97,18 @@ export async function measureLevel(target: Target, n: number, opts: Options, scr
   }
 }
 
-/** Random sampler on a small mixed space: the sampler is cheap, so the cost measured is the daemon's plumbing and durable writes. */
-function studySpec(name: string): Study {
+export interface StudyOptions {
+  /** Sampler (default "random"); bench/load also uses "tpe". */
+  algorithm?: string;
+  /** Pruner name; absent: the daemon's default. */
+  pruner?: string;
+}
+
+/**
+ * Random sampler (by default) on a small mixed space: the sampler is cheap, so the cost measured is the daemon's
+ * plumbing and durable writes.
+ */
+function studySpec(name: string, o: StudyOptions = {}): Study {
   return Study.fromPartial({
     name,
     spec: StudySpec.fromPartial({
@@ -97,17 +120,18 @@ function studySpec(name: string): Study {
         ],
       },
       objectives: [{ name: "loss", direction: Direction.DIRECTION_MINIMIZE }],
-      algorithm: { name: "random", seed: 42 },
+      algorithm: { name: o.algorithm ?? "random", seed: 42 },
+      ...(o.pruner !== undefined ? { pruner: { name: o.pruner } } : {}),
       maxTrials: 0,
     }),
   });
 }
 
-async function createStudy(address: string, name: string): Promise<string> {
+export async function createStudy(address: string, name: string, o: StudyOptions = {}): Promise<string> {
   const client = new HpodServiceClient(address, grpc.credentials.createInsecure());
   try {
     const res = await new Promise<CreateStudyResponse>((resolve, reject) =>
-      client.createStudy({ study: studySpec(name), loadIfExists: false }, new grpc.Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, r) =>
+      client.createStudy({ study: studySpec(name, o), loadIfExists: false }, new grpc.Metadata(), { deadline: Date.now() + CALL_TIMEOUT_MS }, (err, r) =>
         err ? reject(err) : resolve(r),
       ),
     );
@@ -117,23 +141,26 @@ async function createStudy(address: string, name: string): Promise<string> {
   }
 }
 
-function workerIds(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => `speed-w${i}`);
+export function workerIds(n: number, prefix = "speed-w"): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 }
 
-function assignments(phase: Phase, target: Target, study: string, n: number, procs: number, opts: Options): Assignment[] {
-  return split(workerIds(n), procs).map((ids) => ({
+/** The worker ids split over `procs` client processes, one assignment each. */
+export function assignments(phase: Phase, address: string, study: string, ids: string[], procs: number, workersPerChannel: number, intermediate = 0): Assignment[] {
+  return split(ids, procs).map((share) => ({
     phase,
-    address: target.address,
+    address,
     study,
-    workerIds: ids,
-    workersPerChannel: opts.workersPerChannel,
+    workerIds: share,
+    workersPerChannel,
     callTimeoutMs: CALL_TIMEOUT_MS,
     payloadBytes: ECHO_PAYLOAD_BYTES,
+    ...(intermediate > 0 ? { intermediate } : {}),
   }));
 }
 
-async function runPhase(pool: ClientPool, target: Target, work: Assignment[], opts: Options): Promise<PhaseResult> {
+/** One phase on a prepared group: connect, run the common window, aggregate samples and the CPU read at its edges. */
+export async function runPhase(pool: ClientGroup, target: Target, work: Assignment[], opts: PhaseTiming): Promise<PhaseResult> {
   await pool.prepare(work);
   const start = Date.now();
   const window: Window = { measureFrom: start + opts.warmup * 1000, measureUntil: start + (opts.warmup + opts.seconds) * 1000 };

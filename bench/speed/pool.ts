@@ -9,15 +9,34 @@ import type { Assignment, ChildResult, FromChild, ToChild, Window } from "./prot
 const READY_TIMEOUT_MS = 30_000;
 const EXIT_TIMEOUT_MS = 5_000;
 
+/** How messages reach a client process and come back: Node IPC (forked grpc-js clients) or JSON lines (Python). */
+export interface Transport {
+  send(msg: ToChild): void;
+  onMessage(cb: (m: FromChild) => void): void;
+  /** Whether the process can still be asked to exit politely. */
+  canSend(): boolean;
+}
+
+export function ipcTransport(proc: ChildProcess): Transport {
+  return {
+    send: (msg) => proc.send(msg),
+    onMessage: (cb) => proc.on("message", (raw: unknown) => cb(raw as FromChild)),
+    canSend: () => proc.connected,
+  };
+}
+
 /** One client process with a queue, so a message that arrives before anyone waits for it is not lost. */
-class Link {
+export class Link {
   private readonly queue: FromChild[] = [];
   private waiter: ((m: FromChild | Error) => void) | undefined;
   private gone: Error | undefined;
   readonly exited: Promise<void>;
 
-  constructor(readonly proc: ChildProcess) {
-    proc.on("message", (raw: unknown) => this.push(raw as FromChild));
+  constructor(
+    readonly proc: ChildProcess,
+    private readonly transport: Transport = ipcTransport(proc),
+  ) {
+    transport.onMessage((m) => this.push(m));
     this.exited = new Promise((res) =>
       proc.once("exit", (code, signal) => {
         this.gone = new Error(`client process ${proc.pid} exited (code ${code}, signal ${signal})`);
@@ -28,7 +47,11 @@ class Link {
   }
 
   send(msg: ToChild): void {
-    this.proc.send(msg);
+    this.transport.send(msg);
+  }
+
+  canSend(): boolean {
+    return this.transport.canSend();
   }
 
   next(timeoutMs: number): Promise<FromChild> {
@@ -63,7 +86,7 @@ async function expect<T extends FromChild["type"]>(link: Link, type: T, timeoutM
 }
 
 export class ClientPool {
-  private constructor(private readonly links: Link[]) {}
+  constructor(private readonly links: Link[]) {}
 
   static start(count: number, script: string): ClientPool {
     // execArgv [] keeps profiler or inspector flags of the coordinator off the clients.
@@ -99,7 +122,7 @@ export class ClientPool {
 
 async function closeLink(l: Link): Promise<void> {
   if (l.proc.exitCode !== null || l.proc.signalCode !== null) return;
-  if (l.proc.connected) l.send({ type: "exit" });
+  if (l.canSend()) l.send({ type: "exit" });
   const timer = setTimeout(() => l.proc.kill("SIGKILL"), EXIT_TIMEOUT_MS);
   await l.exited;
   clearTimeout(timer);

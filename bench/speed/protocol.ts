@@ -14,6 +14,13 @@ export interface Assignment {
   workersPerChannel: number;
   callTimeoutMs: number;
   payloadBytes: number;
+  /** Intermediate Reports (steps 0..K-1) before the final one in each trial; absent: none. */
+  intermediate?: number;
+  /**
+   * bench/load --soak-rotate: new trials go to rotate.studies[k] during the k-th period of everyMs after the window
+   * opens (the warm-up uses the first), so the coordinator can delete finished studies and keep the data bounded.
+   */
+  rotate?: { studies: string[]; everyMs: number };
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * Crash consistency under SIGKILL: worker loops (Suggest, intermediate Reports, final Report) on several studies
  * while the daemon is killed at random moments and restarted on the same directory. A worker whose Report did not
- * come back retries the same (trial, step) after the restart. Optionally a churn phase (create, fill, delete many
+ * come back retries the same (trial, step) after the restart. Optionally some of the workers are Python (grpcio)
+ * workers in one process (bench/load_worker.py crash) that live across the restarts; their acknowledged Reports
+ * are checked the same way. Optionally a churn phase (create, fill, delete many
  * studies) is killed too. Afterwards: every acknowledged report is there, no duplicate trial id or step, no trial
  * RUNNING past its lease, every study loads, and every churned study is fully there or fully gone.
  */
@@ -12,6 +14,7 @@ import { ReportRequest } from "../../client/gen/hpod/v1/hpod_service.js";
 import { createRng } from "../../server/core/rng.js";
 import { connectStress, grpcCode, listAllTrials, type StressClient } from "./client.js";
 import { startStressDaemon, type StressDaemon } from "./daemon.js";
+import { PythonCrashWorkers, pythonCan, pythonEnv, type PythonCrashDone } from "../load/python.js";
 
 export interface CrashOptions {
   dataDir: string;
@@ -25,6 +28,8 @@ export interface CrashOptions {
   maxRunMs: number;
   /** Kills (out of `kills`) that hit the churn phase (create, fill, delete studies) instead of the workers. */
   churnKills: number;
+  /** Of `workers`, how many are Python workers (default 0; needs /usr/bin/python3 with grpcio). */
+  pythonWorkers?: number;
   log?: (line: string) => void;
 }
 
@@ -43,6 +48,8 @@ export interface CrashFigures {
   churnDeletedAcked: number;
   churnHalf: number;
   churnLost: number;
+  /** Python workers and their share of the acknowledged reports and retries. */
+  python: { workers: number; acknowledgedReports: number; acknowledgedFinals: number; retried: number; expired: number; stillPending: number } | null;
   problems: string[];
 }
 
@@ -87,15 +94,39 @@ export async function runCrash(o: CrashOptions): Promise<CrashFigures> {
   const churn = new Map<string, { addsAcked: number; deleteSent: boolean; deleteAcked: boolean; created: boolean }>();
   const problems: string[] = [];
   let kills = 0;
+  const pyCount = o.pythonWorkers ?? 0;
+  const tsWorkers = o.workers - pyCount;
+  if (pyCount < 0 || tsWorkers < 0) throw new Error(`pythonWorkers must be between 0 and workers (${o.workers})`);
+  let py: PythonCrashWorkers | undefined;
+  let pyEnv: ReturnType<typeof pythonEnv> | undefined;
+  const pyAcks = { reports: 0, finals: 0 };
+  if (pyCount > 0) {
+    const can = pythonCan("grpc");
+    if (!can.ok) throw new Error(`Python workers asked for: ${can.why}`);
+    pyEnv = pythonEnv();
+    py = new PythonCrashWorkers(
+      { studies, workers: pyCount, steps: o.steps, env: pyEnv.env },
+      {
+        ack: (a, wasRetry) => {
+          acks.push({ study: a.study, trial: a.trial, step: a.step });
+          if (a.step === "final") pyAcks.finals++;
+          else pyAcks.reports++;
+          if (wasRetry) retried++;
+        },
+        problem: (p) => problems.push(p),
+      },
+    );
+  }
 
   for (let round = 0; round < o.kills; round++) {
     const d = await start(o.dataDir);
     const clients = Array.from({ length: 4 }, () => connectStress(d.address, true));
     if (round === 0) for (const s of studies) await clients[0].createStudy({ study: Study.fromPartial({ name: s, spec: spec() }), loadIfExists: true });
+    py?.address(d.address);
     const stop = { now: false };
     const isChurn = round >= o.kills - o.churnKills;
     const loops: Promise<void>[] = [];
-    for (let w = 0; w < o.workers; w++) loops.push(worker(clients[w % clients.length], `w${w}`, studies[w % studies.length], stop));
+    for (let w = 0; w < tsWorkers; w++) loops.push(worker(clients[w % clients.length], `w${w}`, studies[w % studies.length], stop));
     if (isChurn) for (let k = 0; k < 4; k++) loops.push(churner(clients[k % clients.length], round, k, stop));
     // A churn round runs long enough for studies to be filled and deleted, so kills land in every part of it.
     const runMs = (isChurn ? 1500 : 0) + o.minRunMs + rng.int(o.maxRunMs - o.minRunMs + 1);
@@ -111,6 +142,13 @@ export async function runCrash(o: CrashOptions): Promise<CrashFigures> {
   // The last restart: retry what is pending, then let every lease run out.
   const d = await start(o.dataDir);
   const c = connectStress(d.address);
+  let pyDone: PythonCrashDone | undefined;
+  if (py) {
+    py.address(d.address);
+    pyDone = await py.stop();
+    pyEnv?.cleanup();
+    if (pyDone && pyDone.stillPending > 0) problems.push(`python workers: ${pyDone.stillPending} Reports still unanswered after the last restart`);
+  }
   for (const [wid, p] of pending) {
     try {
       await c.report(reportFor(p, wid));
@@ -239,6 +277,16 @@ export async function runCrash(o: CrashOptions): Promise<CrashFigures> {
     churnDeletedAcked: churnDeleted,
     churnHalf,
     churnLost,
+    python: py
+      ? {
+          workers: pyCount,
+          acknowledgedReports: pyAcks.reports,
+          acknowledgedFinals: pyAcks.finals,
+          retried: pyDone?.retried ?? 0,
+          expired: pyDone?.expired ?? 0,
+          stillPending: pyDone?.stillPending ?? 0,
+        }
+      : null,
     problems,
   };
 
@@ -331,6 +379,11 @@ export function formatCrash(f: CrashFigures): string {
     `stuck RUNNING           ${f.stuckRunning}`,
     `studies loaded          ${f.studiesLoaded}`,
     `churn studies           ${f.churnStudies} (deletes acknowledged ${f.churnDeletedAcked}, half-there ${f.churnHalf}, lost ${f.churnLost})`,
+    ...(f.python
+      ? [
+          `python workers          ${f.python.workers} of the workers: ${f.python.acknowledgedReports} intermediate + ${f.python.acknowledgedFinals} final acknowledged (in the totals above), retried after restart ${f.python.retried}, lease ran out before the retry ${f.python.expired}`,
+        ]
+      : []),
     ...(f.problems.length ? [`problems (${f.problems.length}):`, ...f.problems.slice(0, 30).map((p) => `  ${p}`)] : []),
   ].join("\n");
 }
