@@ -233,6 +233,27 @@ export function splitDataset(dataset: Dataset, options: SplitOptions): Split {
   return split;
 }
 
+/**
+ * `k` validation folds of `indices` (the non-test rows), fixed by `seed`:
+ * classification deals each class's shuffled rows round-robin over the
+ * folds (stratified), regression deals the shuffled rows. Every row is in
+ * exactly one fold; the folds' sizes differ by at most one per class.
+ */
+export function kFolds(dataset: Dataset, indices: readonly number[], k: number, seed: number): number[][] {
+  const random = seededRandom((seed ^ 0x5bd1e995) >>> 0);
+  const folds: number[][] = Array.from({ length: k }, () => []);
+  const groups: number[][] =
+    dataset.task === "classification" ? dataset.classes.map((_, c) => indices.filter((i) => dataset.y[i] === c)) : [[...indices]];
+  let next = 0;
+  for (const group of groups) {
+    for (const i of shuffle(group, random)) {
+      folds[next].push(i);
+      next = (next + 1) % k;
+    }
+  }
+  return folds.map((f) => f.sort((a, b) => a - b));
+}
+
 /** The rows of `indices`. */
 export function take(dataset: Dataset, indices: readonly number[]): { x: number[][]; y: number[] } {
   return { x: indices.map((i) => dataset.x[i]), y: indices.map((i) => dataset.y[i]) };

@@ -27,10 +27,12 @@ const strings = (values: readonly string[]): Json => ({ choices: values.map((v) 
 /** The Study (proto3 JSON form) for parseStudySpec/studyFromJson. */
 export function tuneStudyJson(o: SpaceOptions): { [key: string]: Json } {
   const epochs = o.maxEpochs;
+  // units, activation and dropout exist only with hidden layers.
+  const hidden: Json = { parent: "layers", values: [1, 2, 3].map((v) => ({ intValue: v })) };
   const parameters: Json[] = [
-    { name: "layers", description: "hidden layers", intDomain: { low: 1, high: 3 } },
-    { name: "units", description: "units per hidden layer", intDomain: { low: 16, high: 256, log: true } },
-    { name: "activation", categoricalDomain: strings(["relu", "tanh", "elu", "selu"]) },
+    { name: "layers", description: "hidden layers (0: a linear / logistic model)", intDomain: { low: 0, high: 3 } },
+    { name: "units", description: "units per hidden layer", intDomain: { low: 16, high: 256, log: true }, condition: hidden },
+    { name: "activation", categoricalDomain: strings(["relu", "tanh", "elu", "selu"]), condition: hidden },
     { name: "optimizer", categoricalDomain: strings(["adam", "rmsprop", "sgd"]) },
     { name: "lr", description: "the optimiser's (base) learning rate", floatDomain: { low: 1e-4, high: 0.3, log: true } },
     {
@@ -58,7 +60,7 @@ export function tuneStudyJson(o: SpaceOptions): { [key: string]: Json } {
     { name: "patience", description: "early-stopping patience in epochs", intDomain: { low: 3, high: 10 } },
     { name: "l1", floatDomain: { low: 1e-8, high: 1e-3, log: true } },
     { name: "l2", floatDomain: { low: 1e-8, high: 1e-2, log: true } },
-    { name: "dropout", floatDomain: { low: 0, high: 0.5 } },
+    { name: "dropout", description: "after each hidden layer", floatDomain: { low: 0, high: 0.5 }, condition: hidden },
     { name: "standardize", categoricalDomain: { choices: [{ boolValue: true }, { boolValue: false }] } },
     { name: "feature_selection", categoricalDomain: strings(["none", "pca", "rfe"]) },
     {

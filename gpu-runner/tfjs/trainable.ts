@@ -86,6 +86,12 @@ export interface TrainOptions {
    * true, the epoch is cut short and TrialPruned is thrown.
    */
   shouldPrune?: () => boolean;
+  /**
+   * Refit mode: train exactly this many epochs on xTrain (the lr schedule as
+   * in a trial), with no validation, early stopping or reports; xVal may be
+   * empty.
+   */
+  fixedEpochs?: number;
 }
 
 /** A trained model with what it needs to predict. */
@@ -98,6 +104,8 @@ export interface TrainedModel {
   yMean: number;
   yScale: number;
   bestScore: number;
+  /** The validation loss (log loss, or MSE on the target's scale) at bestEpoch, the lowest of the run (early stopping watches it). */
+  bestLoss: number;
   bestEpoch: number;
   curve: EpochInfo[];
 }
@@ -141,21 +149,37 @@ function oneHot(y: number[], classes: number): number[][] {
   return y.map((v) => Array.from({ length: classes }, (_, k) => (k === v ? 1 : 0)));
 }
 
-export function buildModel(tf: Tf, p: MlpParams, inputs: number, outputs: number, classification: boolean): LayersModel {
+/**
+ * The network: `layers` hidden dense layers (0: a linear / multinomial
+ * logistic model, the class of scikit-learn's LogisticRegression and Ridge)
+ * and the output layer; L1/L2 on every kernel; weights drawn from `seed`.
+ */
+export function buildModel(tf: Tf, p: MlpParams, inputs: number, outputs: number, classification: boolean, seed = 0): LayersModel {
   const model = tf.sequential();
   const regularizer = p.l1 > 0 || p.l2 > 0 ? tf.regularizers.l1l2({ l1: p.l1, l2: p.l2 }) : undefined;
-  for (let i = 0; i < p.layers; i++) {
+  const layers = Math.max(0, Math.round(p.layers));
+  const init = (i: number) => tf.initializers.glorotUniform({ seed: (seed >>> 0) * 7 + i });
+  for (let i = 0; i < layers; i++) {
     model.add(
       tf.layers.dense({
-        units: p.units,
+        units: Math.round(p.units),
         activation: p.activation,
         kernelRegularizer: regularizer,
+        kernelInitializer: init(i),
         ...(i === 0 ? { inputShape: [inputs] } : {}),
       }),
     );
-    if (p.dropout > 0) model.add(tf.layers.dropout({ rate: p.dropout }));
+    if (p.dropout > 0) model.add(tf.layers.dropout({ rate: p.dropout, seed: (seed >>> 0) * 7 + i }));
   }
-  model.add(tf.layers.dense({ units: outputs, activation: classification ? "softmax" : "linear", kernelRegularizer: regularizer, ...(p.layers === 0 ? { inputShape: [inputs] } : {}) }));
+  model.add(
+    tf.layers.dense({
+      units: outputs,
+      activation: classification ? "softmax" : "linear",
+      kernelRegularizer: regularizer,
+      kernelInitializer: init(layers),
+      ...(layers === 0 ? { inputShape: [inputs] } : {}),
+    }),
+  );
   const optimizer = p.optimizer === "sgd" ? tf.train.sgd(p.lr) : p.optimizer === "rmsprop" ? tf.train.rmsprop(p.lr) : tf.train.adam(p.lr);
   model.compile({ optimizer, loss: classification ? "categoricalCrossentropy" : "meanSquaredError" });
   return model;
@@ -184,6 +208,13 @@ export function score(task: Task, predicted: number[][], y: number[]): number {
   return ssTot > 0 ? 1 - ssRes / ssTot : 0;
 }
 
+/** Mean log loss (classification; probabilities clipped at 1e-7) or mean squared error (regression). */
+export function predictionLoss(task: Task, predicted: number[][], y: number[]): number {
+  if (y.length === 0) return NaN;
+  if (task === "classification") return -predicted.reduce((s, row, i) => s + Math.log(Math.max(1e-7, row[y[i]] ?? 0)), 0) / y.length;
+  return predicted.reduce((s, row, i) => s + (row[0] - y[i]) ** 2, 0) / y.length;
+}
+
 /** Predictions on raw rows (probabilities, or values on the target's scale). */
 export function predict(tf: Tf, m: TrainedModel, x: number[][]): number[][] {
   const rows = transform(m.preprocessor, x);
@@ -194,10 +225,20 @@ export function predict(tf: Tf, m: TrainedModel, x: number[][]): number[][] {
   });
 }
 
-/** Trains one MLP; throws TrialPruned when onEpoch asks to prune. */
-export async function trainMlp(tf: Tf, data: TrainData, p: MlpParams, options: TrainOptions): Promise<TrainedModel> {
+/** One fold's model in training: its preprocessing, inputs and targets. */
+interface FoldState {
+  data: TrainData;
+  trained: TrainedModel;
+  baseX: number[][];
+  baseT: number[][];
+  width: number;
+  outputs: number;
+  random: () => number;
+  bestWeights?: Tensor[];
+}
+
+function startFold(tf: Tf, data: TrainData, p: MlpParams, seed: number): FoldState {
   const classification = data.task === "classification";
-  const random = seededRandom(options.seed);
   const preprocessor = fitPreprocessor(data.xTrain, data.yTrain, {
     standardize: p.standardize,
     selection: p.selection,
@@ -208,81 +249,146 @@ export async function trainMlp(tf: Tf, data: TrainData, p: MlpParams, options: T
   const yMean = classification ? 0 : data.yTrain.reduce((s, v) => s + v, 0) / data.yTrain.length;
   const yStd = classification ? 1 : Math.sqrt(data.yTrain.reduce((s, v) => s + (v - yMean) ** 2, 0) / data.yTrain.length);
   const yScale = yStd > 1e-12 ? yStd : 1;
-  const targetsOf = (y: number[]): number[][] => (classification ? oneHot(y, data.classes) : y.map((v) => [(v - yMean) / yScale]));
   const baseX = transform(preprocessor, data.xTrain);
-  const baseT = targetsOf(data.yTrain);
+  const baseT = classification ? oneHot(data.yTrain, data.classes) : data.yTrain.map((v) => [(v - yMean) / yScale]);
   const outputs = classification ? data.classes : 1;
-  const model = buildModel(tf, p, width, outputs, classification);
-  const trained: TrainedModel = { model, preprocessor, task: data.task, classes: data.classes, yMean, yScale, bestScore: -Infinity, bestEpoch: -1, curve: [] };
+  const model = buildModel(tf, p, width, outputs, classification, seed);
+  const trained: TrainedModel = { model, preprocessor, task: data.task, classes: data.classes, yMean, yScale, bestScore: -Infinity, bestLoss: Infinity, bestEpoch: -1, curve: [] };
+  return { data, trained, baseX, baseT, width, outputs, random: seededRandom(seed) };
+}
+
+/** One epoch of one fold (augmentation redrawn); resolves to the epoch's training loss. */
+async function fitEpoch(tf: Tf, f: FoldState, p: MlpParams, options: TrainOptions): Promise<number> {
+  const { model } = f.trained;
+  let x = f.baseX;
+  let t = f.baseT;
+  if (p.augment !== "none" && p.augmentStrength > 0) {
+    if (isImageAugment(p.augment) && f.data.imageShape !== undefined) {
+      x = transform(f.trained.preprocessor, augmentImages(f.data.xTrain, f.data.imageShape, p.augment, p.augmentStrength, f.random));
+    } else if (p.augment === "noise") {
+      x = addNoise(f.baseX, p.augmentStrength, f.random);
+    } else if (p.augment === "mixup") {
+      ({ x, targets: t } = mixup(f.baseX, f.baseT, Math.max(0.05, p.augmentStrength), f.random));
+    }
+  }
+  const xs = tf.tensor2d(x, [x.length, f.width]);
+  const ts = tf.tensor2d(t, [t.length, f.outputs]);
+  try {
+    const history = await model.fit(xs, ts, {
+      epochs: 1,
+      batchSize: Math.round(p.batchSize),
+      shuffle: true,
+      verbose: 0,
+      callbacks: {
+        onBatchEnd: () => {
+          if (options.shouldPrune?.() === true || options.signal?.aborted === true) model.stopTraining = true;
+        },
+      },
+    });
+    const l = history.history.loss?.[0];
+    return typeof l === "number" ? l : NaN;
+  } finally {
+    xs.dispose();
+    ts.dispose();
+  }
+}
+
+/** What trainFolds returns: one model per fold (best weights restored) and the pooled validation record. */
+export interface FoldsResult {
+  models: TrainedModel[];
+  /** The pooled validation score (accuracy or R² over every fold's validation rows) at the best epoch (the lowest validation loss). */
+  bestScore: number;
+  bestLoss: number;
+  bestEpoch: number;
+  curve: EpochInfo[];
+  /** Each fold's validation predictions at the best epoch, folds concatenated (out-of-fold predictions). */
+  validationPredictions: number[][];
+}
+
+/**
+ * Trains one model per fold in lockstep, one epoch at a time with one lr
+ * schedule: the per-epoch score is the pooled validation score of all folds
+ * (k-fold cross-validation; one fold is a plain train/validation split);
+ * early stopping watches it, and every fold gets the weights of the best
+ * epoch back. With options.fixedEpochs (a refit) there is no validation.
+ * Throws TrialPruned when onEpoch or shouldPrune asks to prune.
+ */
+export async function trainFolds(tf: Tf, folds: readonly TrainData[], p: MlpParams, options: TrainOptions): Promise<FoldsResult> {
+  if (folds.length === 0) throw new Error("trainFolds: no fold");
+  const task = folds[0].task;
+  const states = folds.map((d, i) => startFold(tf, d, p, (options.seed + 7919 * i) >>> 0));
+  const yVal = folds.flatMap((d) => d.yVal);
+  const result: FoldsResult = { models: states.map((f) => f.trained), bestScore: -Infinity, bestLoss: Infinity, bestEpoch: -1, curve: [], validationPredictions: [] };
+  const refit = options.fixedEpochs !== undefined;
+  const epochs = refit ? Math.max(1, Math.round(options.fixedEpochs ?? 1)) : p.maxEpochs;
   const scheduler = p.schedule !== undefined ? createScheduler(p.schedule, p.lr) : undefined;
-  let bestWeights: Tensor[] | undefined;
   let sinceBest = 0;
   try {
-    for (let epoch = 0; epoch < p.maxEpochs; epoch++) {
+    for (let epoch = 0; epoch < epochs; epoch++) {
       if (options.signal?.aborted === true) break;
       const lr = scheduler !== undefined ? scheduler.lr : p.lr;
-      setLearningRate(model, lr);
-      let x = baseX;
-      let t = baseT;
-      if (p.augment !== "none" && p.augmentStrength > 0) {
-        if (isImageAugment(p.augment) && data.imageShape !== undefined) {
-          x = transform(preprocessor, augmentImages(data.xTrain, data.imageShape, p.augment, p.augmentStrength, random));
-        } else if (p.augment === "noise") {
-          x = addNoise(baseX, p.augmentStrength, random);
-        } else if (p.augment === "mixup") {
-          ({ x, targets: t } = mixup(baseX, baseT, Math.max(0.05, p.augmentStrength), random));
-        }
+      let lossSum = 0;
+      for (const f of states) {
+        setLearningRate(f.trained.model, lr);
+        lossSum += await fitEpoch(tf, f, p, options);
+        if (options.shouldPrune?.() === true) throw new TrialPruned(`pruned during epoch ${epoch}`);
       }
-      const xs = tf.tensor2d(x, [x.length, width]);
-      const ts = tf.tensor2d(t, [t.length, outputs]);
-      let loss = NaN;
-      try {
-        const history = await model.fit(xs, ts, {
-          epochs: 1,
-          batchSize: Math.round(p.batchSize),
-          shuffle: true,
-          verbose: 0,
-          callbacks: {
-            onBatchEnd: () => {
-              if (options.shouldPrune?.() === true || options.signal?.aborted === true) model.stopTraining = true;
-            },
-          },
-        });
-        const l = history.history.loss?.[0];
-        loss = typeof l === "number" ? l : NaN;
-      } finally {
-        xs.dispose();
-        ts.dispose();
+      const loss = lossSum / states.length;
+      if (refit) {
+        if (!Number.isFinite(loss)) throw new Error(`refit diverged at epoch ${epoch} (non-finite loss)`);
+        result.curve.push({ epoch, score: NaN, loss, lr });
+        result.bestEpoch = epoch;
+        scheduler?.step(-loss); // reduce-on-plateau specs watch a maximised score; the training loss stands in
+        continue;
       }
-      if (options.shouldPrune?.() === true) throw new TrialPruned(`pruned during epoch ${epoch}`);
-      const value = score(data.task, predict(tf, trained, data.xVal), data.yVal);
+      const predictions = states.map((f) => predict(tf, f.trained, f.data.xVal));
+      const pooled = predictions.flat();
+      const value = score(task, pooled, yVal);
+      const valLoss = predictionLoss(task, pooled, yVal);
       if (!Number.isFinite(value) || !Number.isFinite(loss)) {
         // Diverged: keep the best epoch when there is one, else fail the trial.
-        if (trained.bestEpoch >= 0) break;
+        if (result.bestEpoch >= 0) break;
         throw new Error(`training diverged at epoch ${epoch} (non-finite ${Number.isFinite(loss) ? "validation score" : "loss"})`);
       }
-      const safe = value;
-      const info: EpochInfo = { epoch, score: safe, loss, lr };
-      trained.curve.push(info);
-      if (safe > trained.bestScore) {
-        trained.bestScore = safe;
-        trained.bestEpoch = epoch;
-        bestWeights?.forEach((w) => w.dispose());
-        bestWeights = model.getWeights().map((w) => w.clone());
+      const info: EpochInfo = { epoch, score: value, loss, lr };
+      result.curve.push(info);
+      // Early stopping watches the validation loss (log loss, or squared
+      // error): accuracy on a few dozen rows moves in coarse, noisy steps and
+      // peaks by chance early, which would also make the refit's epoch count
+      // (best epoch + 1) a matter of chance. The trial's score is the score at
+      // that epoch, i.e. of the weights restored.
+      if (valLoss < result.bestLoss) {
+        result.bestScore = value;
+        result.bestLoss = valLoss;
+        result.bestEpoch = epoch;
+        result.validationPredictions = pooled;
+        for (const f of states) {
+          f.bestWeights?.forEach((w) => w.dispose());
+          f.bestWeights = f.trained.model.getWeights().map((w) => w.clone());
+        }
         sinceBest = 0;
       } else {
         sinceBest++;
       }
-      scheduler?.step(safe);
+      scheduler?.step(value);
       if (options.onEpoch !== undefined && (await options.onEpoch(info))) throw new TrialPruned(`pruned after epoch ${epoch}`);
       if (sinceBest >= p.patience) break;
     }
-    if (bestWeights !== undefined) model.setWeights(bestWeights);
-    return trained;
+    for (const f of states) {
+      if (f.bestWeights !== undefined) f.trained.model.setWeights(f.bestWeights);
+      Object.assign(f.trained, { bestScore: result.bestScore, bestLoss: result.bestLoss, bestEpoch: result.bestEpoch, curve: result.curve });
+    }
+    return result;
   } catch (error) {
-    model.dispose();
+    states.forEach((f) => f.trained.model.dispose());
     throw error;
   } finally {
-    bestWeights?.forEach((w) => w.dispose());
+    states.forEach((f) => f.bestWeights?.forEach((w) => w.dispose()));
   }
+}
+
+/** Trains one MLP on one train/validation split (trainFolds with one fold); throws TrialPruned when onEpoch asks to prune. */
+export async function trainMlp(tf: Tf, data: TrainData, p: MlpParams, options: TrainOptions): Promise<TrainedModel> {
+  const r = await trainFolds(tf, [data], p, options);
+  return r.models[0];
 }

@@ -16,15 +16,17 @@ import { readStudySpec, studyFromJson } from "../../client/proto-json.js";
 import { TrialPruned } from "../../client/trial-pruned.js";
 import { toLrScheduleValue } from "../../client/lr-schedule.js";
 import type { Study } from "../../client/gen/hpod/v1/study.js";
+import { LrScheduleKind, type ParameterValue } from "../../client/gen/hpod/v1/search_space.js";
 import { TrialState } from "../../client/gen/hpod/v1/trial.js";
 import { parseGpuList, queryNvidiaSmi, selectGpus } from "../gpu-discovery.js";
 import { planCpuSlots, planGpuSlots, type Slot } from "../slots.js";
-import { loadTf, type BackendName } from "./backend.js";
-import { loadDataset, splitDataset, take, type Dataset, type Task } from "./data.js";
+import { loadTf, type BackendName, type Tf } from "./backend.js";
+import { kFolds, loadDataset, splitDataset, take, type Dataset, type Task } from "./data.js";
 import { renderCharts, renderReport, type ReportInput, type ReportTrial, type ScalarParam } from "./report.js";
 import { saveModel } from "./save.js";
 import { tuneStudyJson } from "./space.js";
-import { paramsFromTrial, predict, score, trainMlp, type TrainData, type TrainedModel } from "./trainable.js";
+import { blend, selectEnsemble } from "./ensemble.js";
+import { paramsFromTrial, predict, score, trainFolds, type MlpParams, type TrainData, type TrainedModel } from "./trainable.js";
 
 export interface TuneOptions {
   data: string;
@@ -41,7 +43,24 @@ export interface TuneOptions {
   dataDir?: string;
   out: string;
   seed: number;
-  epochs: number;
+  /** The epoch cap per trial (the lr schedule's horizon); undefined: autoEpochs. */
+  epochs?: number;
+  /**
+   * Refit the chosen configurations on train + validation before the test
+   * (default true); false: the trial models themselves are evaluated and saved.
+   */
+  refit?: boolean;
+  /**
+   * The final model also averages each chosen trial's own models (its k
+   * fold models, or its one model) with the refits (default true).
+   */
+  bag?: boolean;
+  /** Refits per chosen trial, with different initial weights, averaged; default 3 with k folds (small data), 1 with one validation split. */
+  refitSeeds?: number;
+  /** At most this many distinct trials in the final ensemble (default 5; 1: the best trial only). */
+  ensemble?: number;
+  /** k-fold cross-validation on the non-test rows; 1: the train/validation split; undefined or 0: autoFolds. */
+  folds?: number;
   spec?: string;
   studyName?: string;
   backend?: BackendName;
@@ -59,8 +78,27 @@ export interface TuneResult {
   objective: string;
   bestTrial: number;
   bestParams: Record<string, ScalarParam>;
+  /** The best trial's validation score (the tuned objective). */
   validationScore: number;
+  /** The final model's held-out test score: the refit ensemble (or the trial models with refit off). */
   testScore: number;
+  /** 1: a train/validation split; k: k-fold cross-validation on the non-test rows. */
+  folds: number;
+  /** The epoch cap per trial. */
+  epochs: number;
+  refit: boolean;
+  /** Refits per chosen trial (0 without refit). */
+  refitSeeds: number;
+  /** Whether the final model includes the chosen trials' own (fold) models. */
+  bag: boolean;
+  /** The trials the final model averages, heaviest first, with their weights and the epochs of their refit. */
+  members: Array<{ trial: number; weight: number; validationScore: number; epochs: number }>;
+  /** The ensemble's validation score (the score it was selected on, so optimistic). */
+  ensembleValidationScore: number;
+  /** Rows each final model was trained on (all non-test rows when refit). */
+  finalTrainRows: number;
+  /** For comparison only (it chooses nothing): the best trial's own model, trained on the train split, on test. */
+  bestTrialModelTestScore: number;
   trials: ReportTrial[];
   modelPath: string;
   reportPath: string;
@@ -179,7 +217,7 @@ function studyName(o: TuneOptions): string {
   return `tune-${base}-${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*$/, "")}`;
 }
 
-function makeStudy(o: TuneOptions, dataset: Dataset, name: string): Study {
+function makeStudy(o: TuneOptions, dataset: Dataset, name: string, epochs: number): Study {
   if (o.spec !== undefined) {
     const study = readStudySpec(o.spec);
     if (study.name === "") study.name = name;
@@ -190,7 +228,7 @@ function makeStudy(o: TuneOptions, dataset: Dataset, name: string): Study {
       name,
       task: dataset.task,
       trials: o.trials,
-      maxEpochs: o.epochs,
+      maxEpochs: epochs,
       image: dataset.imageShape !== undefined,
       features: dataset.featureNames.length,
       algorithm: o.algorithm,
@@ -200,6 +238,108 @@ function makeStudy(o: TuneOptions, dataset: Dataset, name: string): Study {
   );
 }
 
+interface Candidate {
+  id: number;
+  value: number;
+  loss: number;
+  bestEpoch: number;
+  params: MlpParams;
+  scalar: Record<string, ScalarParam>;
+  /** Validation (out-of-fold with k folds) predictions at the best epoch. */
+  predictions: number[][];
+  /** The trial's fold models (freed once the trial is out of the ensemble pool). */
+  models?: TrainedModel[];
+}
+
+/** Ensemble selection considers this many best trials. */
+const POOL = 20;
+
+/** Best first: higher value, then lower validation loss, then the earlier trial. */
+function rankCandidates(a: Candidate, b: Candidate): number {
+  return b.value - a.value || a.loss - b.loss || a.id - b.id;
+}
+
+/** k for --folds auto: 5-fold cross-validation up to 300 non-test rows, 3-fold up to 1000, a plain validation split above. */
+export function autoFolds(nonTestRows: number): number {
+  return nonTestRows <= 300 ? 5 : nonTestRows <= 1000 ? 3 : 1;
+}
+
+/** The epoch cap for --epochs auto: about 500 batches of 32 rows, within 30..100 epochs. */
+export function autoEpochs(trainRows: number): number {
+  return Math.min(100, Math.max(30, Math.ceil((500 * 32) / Math.max(1, trainRows))));
+}
+
+/**
+ * The configurations tried first (enqueued before the sampler's own): a
+ * linear / logistic model and two MLPs near common defaults, so that the
+ * search always covers the plain baselines (the default-portfolio practice
+ * of auto-sklearn and AutoGluon).
+ */
+export function portfolio(epochs: number, trainRows: number): Array<Record<string, ParameterValue>> {
+  const num = (v: number): ParameterValue => ({ kind: { $case: "numberValue", value: v } });
+  const int = (v: number): ParameterValue => ({ kind: { $case: "intValue", value: v } });
+  const str = (v: string): ParameterValue => ({ kind: { $case: "stringValue", value: v } });
+  const constant: ParameterValue = {
+    kind: {
+      $case: "lrScheduleValue",
+      value: { kind: LrScheduleKind.LR_SCHEDULE_KIND_CONSTANT, values: {}, milestones: [], mode: "", totalSteps: epochs, warmupSteps: 0, warmupStartFactor: 0.1 },
+    },
+  };
+  const common = {
+    optimizer: str("adam"),
+    schedule: constant,
+    batch_size: int(32),
+    patience: int(10),
+    l1: num(1e-8),
+    l2: num(1e-4),
+    standardize: { kind: { $case: "boolValue", value: true } } as ParameterValue,
+    feature_selection: str("none"),
+    augment: str("none"),
+  };
+  // LogisticRegression's default C = 1 penalises 0.5 |w|^2 against the summed
+  // log loss: 1 / (2 n) |w|^2 against the mean loss tfjs minimises.
+  const lrL2 = Math.min(1e-2, Math.max(1e-8, 1 / (2 * Math.max(1, trainRows))));
+  return [
+    { ...common, layers: int(0), lr: num(0.03), l2: num(lrL2) },
+    // Near MLPClassifier's defaults: 100 relu units, adam at lr 1e-3, (almost) no penalty.
+    { ...common, layers: int(1), units: int(100), activation: str("relu"), dropout: num(0), lr: num(0.001), l2: num(1e-8) },
+    { ...common, layers: int(2), units: int(64), activation: str("relu"), dropout: num(0.1), lr: num(0.003) },
+  ];
+}
+
+/** One final model with its weight in the ensemble. */
+interface FinalPart {
+  trial: number;
+  weight: number;
+  model: TrainedModel;
+  scalar: Record<string, ScalarParam>;
+}
+
+/** The weighted mean of the parts' predictions (class probabilities, or values on the target's scale). */
+export function predictEnsemble(tf: Tf, parts: ReadonlyArray<{ model: TrainedModel; weight: number }>, x: number[][]): number[][] {
+  return blend(parts.map((p) => ({ predictions: predict(tf, p.model, x), weight: p.weight })));
+}
+
+/**
+ * Saves the final model: one part as model.json + weights.bin +
+ * preprocess.json in `dir`; several as member-<i>/ (the same files each)
+ * and ensemble.json (the weighted mean of their outputs). Returns
+ * model.json's or ensemble.json's path.
+ */
+async function saveFinal(tf: Tf, parts: readonly FinalPart[], dir: string, extra: Record<string, unknown>): Promise<string> {
+  if (parts.length === 1) return saveModel(tf, parts[0].model, dir, { ...extra, trial: parts[0].trial, params: parts[0].scalar });
+  const members: Array<{ trial: number; weight: number; model: string; preprocess: string; params: Record<string, ScalarParam> }> = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    await saveModel(tf, p.model, join(dir, `member-${i}`), { ...extra, trial: p.trial, weight: p.weight, params: p.scalar });
+    members.push({ trial: p.trial, weight: p.weight, model: `member-${i}/model.json`, preprocess: `member-${i}/preprocess.json`, params: p.scalar });
+  }
+  const path = join(dir, "ensemble.json");
+  const combine = "sum over members of weight x output (class probabilities, or values on the target's scale); each member's preprocess.json maps raw rows to its inputs";
+  writeFileSync(path, `${JSON.stringify({ combine, task: parts[0].model.task, ...extra, members }, null, 1)}\n`);
+  return path;
+}
+
 /** Runs the whole tune; throws TuneDataError / TuneError / HpodClientError. */
 export async function runTune(o: TuneOptions): Promise<TuneResult> {
   const started = Date.now();
@@ -207,29 +347,62 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
   const split = splitDataset(dataset, { seed: o.seed });
   const train = take(dataset, split.train);
   const val = take(dataset, split.validation);
+  const nonTest = [...split.train, ...split.validation];
+  const folds = o.folds === undefined || o.folds === 0 ? autoFolds(nonTest.length) : Math.max(1, Math.min(o.folds, nonTest.length));
+  const base = {
+    task: dataset.task,
+    classes: dataset.classes.length,
+    ...(dataset.imageShape !== undefined ? { imageShape: dataset.imageShape } : {}),
+  };
+  // Tuning data: the train/validation split, or k folds of all non-test rows.
+  let foldData: TrainData[];
+  let validationY: number[];
+  if (folds <= 1) {
+    foldData = [{ ...base, xTrain: train.x, yTrain: train.y, xVal: val.x, yVal: val.y }];
+    validationY = val.y;
+  } else {
+    const valFolds = kFolds(dataset, nonTest, folds, o.seed);
+    foldData = valFolds.map((v) => {
+      const inVal = new Set(v);
+      const tr = take(dataset, nonTest.filter((i) => !inVal.has(i)));
+      const va = take(dataset, v);
+      return { ...base, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    });
+    validationY = foldData.flatMap((f) => f.yVal);
+  }
+  const fullData: TrainData = { ...base, xTrain: [...train.x, ...val.x], yTrain: [...train.y, ...val.y], xVal: [], yVal: [] };
+  const epochs = o.epochs ?? autoEpochs(foldData[0].xTrain.length);
   o.log(
-    `data: ${dataset.x.length} rows, ${dataset.featureNames.length} features, ${dataset.task}${dataset.task === "classification" ? ` (${dataset.classes.length} classes)` : ""}${dataset.imageShape !== undefined ? `, ${dataset.imageShape.join("x")} images` : ""}; split ${split.train.length}/${split.validation.length}/${split.test.length} (train/validation/test, seed ${o.seed})`,
+    `data: ${dataset.x.length} rows, ${dataset.featureNames.length} features, ${dataset.task}${dataset.task === "classification" ? ` (${dataset.classes.length} classes)` : ""}${dataset.imageShape !== undefined ? `, ${dataset.imageShape.join("x")} images` : ""}; ` +
+      `split ${split.train.length + split.validation.length}/${split.test.length} (tuning/test, seed ${o.seed}); ` +
+      `${folds > 1 ? `${folds}-fold cross-validation on the ${nonTest.length} tuning rows` : `${split.train.length} train / ${split.validation.length} validation`}; at most ${epochs} epochs`,
   );
   const { tf, backend } = await loadTf({ ...(o.backend !== undefined ? { prefer: o.backend } : {}), log: o.log });
   const slots = await planTuneSlots(o.gpus, o.slots);
   const daemon = o.address === undefined ? await startEmbeddedDaemon(o.dataDir, o.log) : undefined;
   const client = new HpodClient({ address: o.address ?? daemon!.address });
-  const trainData: TrainData = {
-    task: dataset.task,
-    classes: dataset.classes.length,
-    xTrain: train.x,
-    yTrain: train.y,
-    xVal: val.x,
-    yVal: val.y,
-    ...(dataset.imageShape !== undefined ? { imageShape: dataset.imageShape } : {}),
-  };
   const records = new Map<number, ReportTrial>();
-  let best: { id: number; model: TrainedModel; params: Record<string, ScalarParam> } | undefined;
+  const ensembleSize = Math.max(1, Math.round(o.ensemble ?? 5));
+  const refit = o.refit ?? true;
+  const refitSeeds = Math.max(1, Math.round(o.refitSeeds ?? (folds > 1 ? 3 : 1)));
+  const bag = o.bag ?? true;
+  const candidates: Candidate[] = [];
+  let bestCandidate: Candidate | undefined;
+  const finalParts: FinalPart[] = [];
   try {
     const name = studyName(o);
-    const created = await client.createStudy({ study: makeStudy(o, dataset, name), loadIfExists: true });
+    const created = await client.createStudy({ study: makeStudy(o, dataset, name, epochs), loadIfExists: true });
     const study = created.study?.name ?? name;
     const objective = created.study?.spec?.objectives[0]?.name ?? "value";
+    if (o.spec === undefined && created.created) {
+      for (const params of portfolio(epochs, foldData[0].xTrain.length)) {
+        try {
+          await client.enqueueTrial({ study, params });
+        } catch (error) {
+          o.log(`could not enqueue a portfolio configuration: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    }
     o.log(`study ${study}: ${o.trials} trials, ${slots.length} slot(s)${slots.some((s) => s.gpus.length > 0) ? ` on GPUs ${slots.map((s) => s.cudaVisibleDevices).join(" ")}` : " (CPU)"}, backend ${backend}`);
     let finished = 0;
     const progress = (text: string): void => {
@@ -240,11 +413,11 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
       client,
       study,
       async (ctx) => {
-        const params = paramsFromTrial(ctx.params, o.epochs);
+        const params = paramsFromTrial(ctx.params, epochs);
         const record: ReportTrial = { id: ctx.id, state: "failed", params: scalarParams(ctx.params.toObject()), curve: [] };
         records.set(ctx.id, record);
         try {
-          const trained = await trainMlp(tf, trainData, params, {
+          const r = await trainFolds(tf, foldData, params, {
             seed: o.seed * 1000 + ctx.id,
             signal: ctx.signal,
             shouldPrune: () => ctx.shouldPrune,
@@ -254,14 +427,16 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
             },
           });
           record.state = "complete";
-          record.value = trained.bestScore;
-          if (best === undefined || trained.bestScore > (records.get(best.id)?.value ?? -Infinity)) {
-            best?.model.model.dispose();
-            best = { id: ctx.id, model: trained, params: record.params };
-          } else {
-            trained.model.dispose();
+          record.value = r.bestScore;
+          const c: Candidate = { id: ctx.id, value: r.bestScore, loss: r.bestLoss, bestEpoch: r.bestEpoch, params, scalar: record.params, predictions: r.validationPredictions, models: r.models };
+          candidates.push(c);
+          if (bestCandidate === undefined || rankCandidates(c, bestCandidate) < 0) bestCandidate = c;
+          // Only the ensemble pool (the POOL best trials) can still be chosen: free the other models.
+          for (const out of [...candidates].sort(rankCandidates).slice(POOL)) {
+            out.models?.forEach((m) => m.model.dispose());
+            delete out.models;
           }
-          return { values: trained.bestScore, metrics: { best_epoch: trained.bestEpoch, epochs: trained.curve.length } };
+          return { values: r.bestScore, metrics: { best_epoch: r.bestEpoch, epochs: r.curve.length } };
         } catch (error) {
           if (error instanceof TrialPruned) {
             record.state = "pruned";
@@ -280,25 +455,53 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
           const r = records.get(outcome.trialId);
           const state = outcome.state === TrialState.TRIAL_STATE_COMPLETE ? "complete" : outcome.state === TrialState.TRIAL_STATE_PRUNED ? "pruned" : "failed";
           if (r !== undefined && state === "failed") r.state = "failed";
-          const bestValue = best !== undefined ? records.get(best.id)?.value : undefined;
           const v = r?.value;
           progress(
-            `[${finished}/${o.trials}] trial ${outcome.trialId} ${state}${v !== undefined ? ` ${objective}=${v.toFixed(4)}` : ""}${state === "failed" && outcome.error !== undefined ? ` (${outcome.error instanceof Error ? outcome.error.message : String(outcome.error)})` : ""}; best ${bestValue !== undefined ? `${bestValue.toFixed(4)} (trial ${best!.id})` : "-"}`,
+            `[${finished}/${o.trials}] trial ${outcome.trialId} ${state}${v !== undefined ? ` ${objective}=${v.toFixed(4)}` : ""}${state === "failed" && outcome.error !== undefined ? ` (${outcome.error instanceof Error ? outcome.error.message : String(outcome.error)})` : ""}; best ${bestCandidate !== undefined ? `${bestCandidate.value.toFixed(4)} (trial ${bestCandidate.id})` : "-"}`,
           );
         },
       },
     );
     if (o.isTty) o.write("\n");
+    const best = bestCandidate;
     if (best === undefined) throw new TuneError("no trial completed; nothing to save (see the trial errors above)");
+    // Ensemble selection on the validation (out-of-fold) predictions of the
+    // 20 best trials, then each chosen configuration refit on all non-test
+    // rows for the epochs its early stopping chose. Nothing here looks at
+    // the test split.
+    const pool = [...candidates].sort(rankCandidates).slice(0, POOL);
+    const choice =
+      ensembleSize === 1 || pool.length === 1
+        ? { members: [{ id: best.id, weight: 1 }], score: best.value }
+        : selectEnsemble(dataset.task, validationY, pool, { maxMembers: ensembleSize });
+    const members: TuneResult["members"] = [];
+    for (const m of choice.members) {
+      const c = pool.find((x) => x.id === m.id)!;
+      members.push({ trial: c.id, weight: m.weight, validationScore: c.value, epochs: c.bestEpoch + 1 });
+      // The trial's own (fold) models: each early-stopped on its held-out rows.
+      const own = bag || !refit ? (c.models ?? []) : [];
+      const parts = own.length + (refit ? refitSeeds : 0);
+      for (const model of own) finalParts.push({ trial: c.id, weight: m.weight / parts, model, scalar: c.scalar });
+      if (refit) {
+        o.log(
+          `refit of trial ${c.id} (validation ${c.value.toFixed(4)}, weight ${m.weight.toFixed(2)}) on the ${fullData.xTrain.length} non-test rows, ${c.bestEpoch + 1} epochs, ${refitSeeds} seed(s)`,
+        );
+        for (let k = 0; k < refitSeeds; k++) {
+          const r = await trainFolds(tf, [fullData], c.params, { seed: o.seed * 1000 + c.id + 500_000 + 100_000 * k, fixedEpochs: c.bestEpoch + 1, ...(o.signal !== undefined ? { signal: o.signal } : {}) });
+          finalParts.push({ trial: c.id, weight: m.weight / parts, model: r.models[0], scalar: c.scalar });
+        }
+      }
+    }
     const test = take(dataset, split.test);
-    const testScore = score(dataset.task, predict(tf, best.model, test.x), test.y);
-    const validationScore = records.get(best.id)?.value ?? NaN;
+    const testScore = score(dataset.task, predictEnsemble(tf, finalParts, test.x), test.y);
+    const bestModels = best.models ?? [];
+    const bestTrialModelTestScore = score(dataset.task, predictEnsemble(tf, bestModels.map((model) => ({ model, weight: 1 })), test.x), test.y);
+    const validationScore = best.value;
     mkdirSync(o.out, { recursive: true });
-    const modelPath = await saveModel(tf, best.model, join(o.out, "model"), {
+    const modelPath = await saveFinal(tf, finalParts, join(o.out, "model"), {
       featureNames: dataset.featureNames,
       classes: dataset.classes,
       target: dataset.target,
-      params: best.params,
     });
     const trials = [...records.values()].sort((a, b) => a.id - b.id);
     const wallSeconds = (Date.now() - started) / 1000;
@@ -308,9 +511,18 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
       task: dataset.task,
       objective,
       bestTrial: best.id,
-      bestParams: best.params,
+      bestParams: best.scalar,
       validationScore,
       testScore,
+      folds,
+      epochs,
+      refit,
+      refitSeeds: refit ? refitSeeds : 0,
+      bag: bag || !refit,
+      members,
+      ensembleValidationScore: choice.score,
+      finalTrainRows: refit ? fullData.xTrain.length : foldData[0].xTrain.length,
+      bestTrialModelTestScore,
       trials,
       modelPath,
       reportPath: join(o.out, "report.html"),
@@ -324,13 +536,22 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
       trials,
       summary: [
         ["data", `${o.data}: ${dataset.x.length} rows, ${dataset.featureNames.length} features, target ${dataset.target} (${dataset.task})`],
-        ["split", `${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test, seed ${o.seed}${dataset.task === "classification" ? ", stratified" : ""}`],
+        [
+          "split",
+          `${nonTest.length} tuning / ${split.test.length} test rows, seed ${o.seed}${dataset.task === "classification" ? ", stratified" : ""}; ${folds > 1 ? `${folds}-fold cross-validation` : `${split.train.length} train / ${split.validation.length} validation`}; at most ${epochs} epochs per trial`,
+        ],
         ["backend", backend],
         ["trials", `${trials.length} (${trials.filter((t) => t.state === "complete").length} complete, ${trials.filter((t) => t.state === "pruned").length} pruned, ${trials.filter((t) => t.state === "failed").length} failed)`],
         ["best trial", String(best.id)],
-        [`validation ${metric}`, validationScore.toFixed(4)],
-        [`held-out test ${metric}`, testScore.toFixed(4)],
-        ["best parameters", JSON.stringify(best.params)],
+        [`${folds > 1 ? "cross-" : ""}validation ${metric} (best trial)`, validationScore.toFixed(4)],
+        [`${folds > 1 ? "cross-" : ""}validation ${metric} (the ensemble, chosen on it)`, choice.score.toFixed(4)],
+        [
+          "final model",
+          `${refit ? `refit on all ${fullData.xTrain.length} non-test rows (${refitSeeds} seed(s) per trial)${bag ? `, averaged with the trial's own ${folds > 1 ? `${folds} fold models` : "model"}` : ""}` : "the trial models"}: ${members.length === 1 ? "the best trial" : `weighted mean of ${members.length} trials`} ${members.map((m) => `#${m.trial} (weight ${m.weight.toFixed(2)}, validation ${m.validationScore.toFixed(4)}, ${m.epochs} epochs)`).join(", ")}`,
+        ],
+        [`held-out test ${metric} (final model)`, testScore.toFixed(4)],
+        [`held-out test ${metric} (best trial's own model, for comparison)`, bestTrialModelTestScore.toFixed(4)],
+        ["best parameters", JSON.stringify(best.scalar)],
         ["model", modelPath],
         ["wall time", `${wallSeconds.toFixed(1)} s`],
       ],
@@ -342,7 +563,8 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
     writeFileSync(join(o.out, "result.json"), `${JSON.stringify(result, null, 1)}\n`);
     return result;
   } finally {
-    best?.model.model.dispose();
+    const models = new Set([...candidates.flatMap((c) => (c.models ?? []).map((m) => m.model)), ...finalParts.map((p) => p.model.model)]);
+    models.forEach((m) => m.dispose());
     client.close();
     await daemon?.stop();
   }

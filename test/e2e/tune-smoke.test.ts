@@ -42,12 +42,39 @@ describe("hpo tune", () => {
     // Not a TTY: one plain progress line per trial, with the best so far.
     expect(r.stdout.match(/^\[\d\/3\] trial \d (complete|pruned|failed).*; best /gm)).toHaveLength(3);
     expect(r.stdout).toMatch(/held-out test accuracy: 0\.\d{4}/);
-    const result = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { trials: unknown[]; testScore: number; validationScore: number; bestParams: Record<string, unknown> };
+    const result = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as {
+      trials: Array<{ state: string; params: Record<string, unknown> }>;
+      testScore: number;
+      validationScore: number;
+      bestParams: Record<string, unknown>;
+      refit: boolean;
+      folds: number;
+      members: Array<{ trial: number; weight: number; epochs: number }>;
+      finalTrainRows: number;
+      modelPath: string;
+    };
     expect(result.trials).toHaveLength(3);
+    // The first trials are the enqueued portfolio: a logistic model, then two MLPs.
+    expect(r.stderr).not.toMatch(/could not enqueue/);
+    expect(result.trials[0].params.layers).toBe(0);
+    expect(result.trials[1].params.layers).toBe(1);
+    // 456 non-test rows (seed 1): 3-fold cross-validation; the final model is refit on all of them.
+    expect(result.folds).toBe(3);
+    expect(r.stderr).toMatch(/3-fold cross-validation on the 456 tuning rows/);
+    expect(result.refit).toBe(true);
+    expect(result.finalTrainRows).toBe(456);
+    expect(result.members.length).toBeGreaterThanOrEqual(1);
+    expect(result.members.reduce((s, m) => s + m.weight, 0)).toBeCloseTo(1, 9);
+    expect(r.stdout).toMatch(/final model: refit on the 456 non-test rows \(3 seed\(s\) each\)/);
     expect(result.testScore).toBeGreaterThan(0.5);
     expect(result.validationScore).toBeGreaterThan(0.5);
     expect(Object.keys(result.bestParams)).toEqual(expect.arrayContaining(["layers", "units", "lr", "schedule", "batch_size", "optimizer"]));
-    for (const f of ["model/model.json", "model/weights.bin", "model/preprocess.json", "report.html"]) expect(existsSync(join(out, f)), f).toBe(true);
+    const modelFiles =
+      result.members.length === 1
+        ? ["model/model.json", "model/weights.bin", "model/preprocess.json"]
+        : ["model/ensemble.json", ...result.members.flatMap((_, i) => [`model/member-${i}/model.json`, `model/member-${i}/weights.bin`, `model/member-${i}/preprocess.json`])];
+    expect(result.modelPath).toBe(join(out, modelFiles[0]));
+    for (const f of [...modelFiles, "report.html"]) expect(existsSync(join(out, f)), f).toBe(true);
     expect(readFileSync(join(out, "report.html"), "utf8")).toContain("<svg");
     for (const chart of ["history", "importance", "parallel-coordinates", "learning-curves"]) {
       expect(existsSync(join(out, "plots", `${chart}.svg`)), chart).toBe(true);

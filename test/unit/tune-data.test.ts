@@ -7,7 +7,7 @@ import { join } from "node:path";
 
 import { describe, expect, it } from "vitest";
 
-import { loadDataset, parseTable, splitDataset, toDataset, TuneDataError, type Dataset } from "../../gpu-runner/tfjs/data.js";
+import { kFolds, loadDataset, parseTable, splitDataset, toDataset, TuneDataError, type Dataset } from "../../gpu-runner/tfjs/data.js";
 
 const DATA = join(import.meta.dirname, "..", "..", "examples", "tune", "data");
 
@@ -129,5 +129,25 @@ describe("splitDataset", () => {
     const small = dataset(rows(9, (i) => String(i % 3)));
     const s = splitDataset(small, { seed: 3 });
     for (const part of [s.train, s.validation, s.test]) expect(new Set(part.map((i) => small.y[i])).size).toBe(3);
+  });
+});
+
+describe("kFolds", () => {
+  const d = loadDataset(join(DATA, "breast_cancer.csv"), { target: "target" });
+  const s = splitDataset(d, { seed: 2 });
+  const nonTest = [...s.train, ...s.validation];
+
+  it("partitions the non-test rows into k stratified folds, deterministically per seed", () => {
+    const folds = kFolds(d, nonTest, 5, 2);
+    expect(folds).toHaveLength(5);
+    expect(folds.flat().sort((a, b) => a - b)).toEqual([...nonTest].sort((a, b) => a - b));
+    expect(kFolds(d, nonTest, 5, 2)).toEqual(folds);
+    const sizes = folds.map((f) => f.length);
+    expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(2);
+    const share = (idx: number[]): number => idx.filter((i) => d.y[i] === 1).length / idx.length;
+    const whole = share(nonTest);
+    for (const f of folds) expect(Math.abs(share(f) - whole)).toBeLessThan(0.02);
+    const test = new Set(s.test);
+    expect(folds.flat().some((i) => test.has(i))).toBe(false);
   });
 });

@@ -12,11 +12,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TrialPruned } from "../../client/trial-pruned.js";
 import { flipImage, mixup, rotateImage, shiftImage } from "../../gpu-runner/tfjs/augment.js";
 import { loadTf, type Tf } from "../../gpu-runner/tfjs/backend.js";
-import { loadDataset, seededRandom, splitDataset, take } from "../../gpu-runner/tfjs/data.js";
+import { kFolds, loadDataset, seededRandom, splitDataset, take } from "../../gpu-runner/tfjs/data.js";
+import { blend, selectEnsemble } from "../../gpu-runner/tfjs/ensemble.js";
 import { fitPreprocessor, outputWidth, transform } from "../../gpu-runner/tfjs/preprocess.js";
 import { parameterImportance, renderReport } from "../../gpu-runner/tfjs/report.js";
 import { saveModel } from "../../gpu-runner/tfjs/save.js";
-import { DEFAULT_PARAMS, predict, trainMlp, type EpochInfo, type TrainData } from "../../gpu-runner/tfjs/trainable.js";
+import { buildModel, DEFAULT_PARAMS, predict, predictionLoss, trainFolds, trainMlp, type EpochInfo, type TrainData } from "../../gpu-runner/tfjs/trainable.js";
+import { autoEpochs, autoFolds } from "../../gpu-runner/tfjs/tune.js";
 import { Registry } from "prom-client";
 
 const DATA = join(import.meta.dirname, "..", "..", "examples", "tune", "data");
@@ -103,7 +105,8 @@ describe("trainMlp", () => {
     expect(seen.map((s) => s.epoch)).toEqual([0, 1, 2, 3]);
     expect(seen.map((s) => s.lr)).toEqual([0.003, 0.003, 0.0015, 0.0015]);
     expect(m.bestScore).toBeGreaterThan(0.85);
-    expect(m.bestScore).toBe(Math.max(...seen.map((s) => s.score)));
+    // The best epoch is the one with the lowest validation loss; its score is the trial's.
+    expect(m.bestScore).toBe(seen[m.bestEpoch].score);
     m.model.dispose();
   });
 
@@ -166,6 +169,90 @@ describe("trainMlp", () => {
     const m = await trainMlp(tf, { task: "classification", classes: 10, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y, imageShape: [8, 8] }, { ...DEFAULT_PARAMS, maxEpochs: 3, augment: "shift", augmentStrength: 0.5 }, { seed: 5 });
     expect(m.bestScore).toBeGreaterThan(0.5); // chance is 0.1
     m.model.dispose();
+  });
+});
+
+describe("linear models, k folds and refits", () => {
+  it("0 hidden layers is a linear (logistic) model that learns", async () => {
+    const model = buildModel(tf, { ...DEFAULT_PARAMS, layers: 0 }, 30, 2, true, 1);
+    expect(model.layers).toHaveLength(1);
+    expect(model.countParams()).toBe(30 * 2 + 2);
+    model.dispose();
+    const m = await trainMlp(tf, data, { ...DEFAULT_PARAMS, layers: 0, lr: 0.01, maxEpochs: 10, patience: 10 }, { seed: 1 });
+    expect(m.bestScore).toBeGreaterThan(0.9);
+    m.model.dispose();
+  });
+
+  it("the same seed gives the same initial weights", () => {
+    const a = buildModel(tf, DEFAULT_PARAMS, 5, 2, true, 42);
+    const b = buildModel(tf, DEFAULT_PARAMS, 5, 2, true, 42);
+    const c = buildModel(tf, DEFAULT_PARAMS, 5, 2, true, 43);
+    const w = (m: typeof a): number[] => Array.from(m.getWeights()[0].dataSync());
+    expect(w(a)).toEqual(w(b));
+    expect(w(a)).not.toEqual(w(c));
+    [a, b, c].forEach((m) => m.dispose());
+  });
+
+  it("trains k folds in lockstep on a pooled validation score and returns out-of-fold predictions", async () => {
+    const d = loadDataset(join(DATA, "breast_cancer.csv"), { target: "target" });
+    const s = splitDataset(d, { seed: 0 });
+    const nonTest = [...s.train, ...s.validation];
+    const folds = kFolds(d, nonTest, 3, 0);
+    const foldData: TrainData[] = folds.map((v) => {
+      const inVal = new Set(v);
+      const tr = take(d, nonTest.filter((i) => !inVal.has(i)));
+      const va = take(d, v);
+      return { task: "classification", classes: 2, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    });
+    const seen: EpochInfo[] = [];
+    const r = await trainFolds(tf, foldData, { ...DEFAULT_PARAMS, maxEpochs: 3, patience: 10 }, { seed: 1, onEpoch: (info) => (seen.push(info), false) });
+    expect(r.models).toHaveLength(3);
+    expect(seen).toHaveLength(3);
+    expect(r.validationPredictions).toHaveLength(nonTest.length);
+    expect(r.bestScore).toBeGreaterThan(0.85);
+    expect(r.bestScore).toBe(seen[r.bestEpoch].score);
+    r.models.forEach((m) => m.model.dispose());
+  });
+
+  it("a refit trains exactly fixedEpochs epochs with no validation rows", async () => {
+    const all: TrainData = { ...data, xTrain: [...data.xTrain, ...data.xVal], yTrain: [...data.yTrain, ...data.yVal], xVal: [], yVal: [] };
+    const reports: number[] = [];
+    const r = await trainFolds(tf, [all], { ...DEFAULT_PARAMS, maxEpochs: 30, patience: 1 }, { seed: 1, fixedEpochs: 4, onEpoch: (i) => (reports.push(i.epoch), false) });
+    expect(r.curve.map((e) => e.epoch)).toEqual([0, 1, 2, 3]);
+    expect(reports).toEqual([]);
+    expect(predict(tf, r.models[0], data.xVal).length).toBe(data.xVal.length);
+    r.models.forEach((m) => m.model.dispose());
+  });
+
+  it("auto folds and epochs follow the data size", () => {
+    expect([autoFolds(142), autoFolds(455), autoFolds(1437)]).toEqual([5, 3, 1]);
+    expect(autoEpochs(100)).toBe(100);
+    expect(autoEpochs(300)).toBe(54);
+    expect(autoEpochs(5000)).toBe(30);
+  });
+});
+
+describe("ensemble selection", () => {
+  const y = [0, 0, 1, 1];
+  it("keeps the best single candidate unless a blend scores better", () => {
+    const good = { id: 1, predictions: [[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]] };
+    const bad = { id: 2, predictions: [[0.2, 0.8], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1]] };
+    const choice = selectEnsemble("classification", y, [good, bad], { maxMembers: 5 });
+    expect(choice.members).toEqual([{ id: 1, weight: 1 }]);
+    expect(choice.score).toBe(1);
+  });
+
+  it("blends complementary candidates", () => {
+    // a is wrong on row 3, b on row 0; their mean is right everywhere.
+    const a = { id: 1, predictions: [[0.9, 0.1], [0.6, 0.4], [0.4, 0.6], [0.6, 0.4]] };
+    const b = { id: 2, predictions: [[0.45, 0.55], [0.6, 0.4], [0.4, 0.6], [0.1, 0.9]] };
+    const choice = selectEnsemble("classification", y, [a, b], { maxMembers: 5 });
+    expect(choice.score).toBe(1);
+    expect(choice.members.map((m) => m.id).sort()).toEqual([1, 2]);
+    expect(choice.members.reduce((s, m) => s + m.weight, 0)).toBeCloseTo(1, 12);
+    expect(selectEnsemble("classification", y, [a, b], { maxMembers: 1 }).members).toEqual([{ id: 1, weight: 1 }]);
+    expect(blend([{ predictions: [[1, 0]], weight: 3 }, { predictions: [[0, 1]], weight: 1 }])).toEqual([[0.75, 0.25]]);
+    expect(predictionLoss("regression", [[1], [3]], [2, 2])).toBe(1);
   });
 });
 

@@ -15,10 +15,12 @@ import type { CliIo } from "../context.js";
 
 export const TUNE_USAGE = `Usage: hpo tune --data FILE.csv --target COLUMN [options]
 
-Tunes a TensorFlow.js MLP (depth, width, activation, optimiser, lr and lr schedule,
-batch size, early-stopping patience, L1/L2, dropout, standardisation, PCA/RFE feature
-selection, augmentation) on a train/validation split; reports the best model's score
-on a held-out test split never seen while tuning.
+Tunes a TensorFlow.js MLP or linear model (depth 0-3, width, activation, optimiser, lr and
+lr schedule, batch size, early-stopping patience, L1/L2, dropout, standardisation, PCA/RFE
+feature selection, augmentation) with k-fold cross-validation (small data) or a
+train/validation split, picks a weighted ensemble of the best trials on their validation
+predictions, refits it on all non-test rows, and reports that model's score on a held-out
+test split never seen while tuning.
 
 Options:
   --data FILE          CSV (.csv or .csv.gz): a header row, or the scikit-learn first-line
@@ -26,7 +28,18 @@ Options:
   --target COLUMN      the column to predict
   --task T             classification|regression (default: detected from the target)
   --trials N           trials to run (default 20)
-  --epochs N           most epochs per trial (default 30; early stopping ends sooner)
+  --epochs N|auto      most epochs per trial (default auto: about 500 batches of 32 rows,
+                       30-100 epochs; early stopping ends sooner)
+  --folds K|auto       k-fold cross-validation on the non-test rows; 1: one train/validation
+                       split (default auto: 5 up to 300 non-test rows, 3 up to 1000, else 1)
+  --ensemble K         at most K trials in the final weighted ensemble, chosen greedily on the
+                       validation predictions (default 5; 1: the best trial only)
+  --refit-seeds N|auto refits per chosen trial, with different initial weights, averaged
+                       (default auto: 3 with k folds, 1 with one validation split)
+  --no-bag             leave the chosen trials' own (fold) models out of the final model
+                       (refits only)
+  --no-refit           the chosen trials' own models only (trained without their validation
+                       rows), no refit on all non-test rows
   --algorithm NAME     the study's sampler (default auto)
   --pruner NAME        median|percentile|asha|hyperband|patience|curve|none (default median)
   --gpus LIST          auto|none|0,1,... : slots as hpo runner plans them (default auto)
@@ -47,6 +60,11 @@ const FLAGS = {
   task: { type: "string" },
   trials: { type: "string" },
   epochs: { type: "string" },
+  ensemble: { type: "string" },
+  folds: { type: "string" },
+  "no-refit": { type: "boolean" },
+  "no-bag": { type: "boolean" },
+  "refit-seeds": { type: "string" },
   algorithm: { type: "string" },
   pruner: { type: "string" },
   gpus: { type: "string" },
@@ -110,7 +128,12 @@ export async function tuneMain(argv: readonly string[], io: CliIo, signal: Abort
       data: values.data,
       target: values.target,
       trials: intFlag("trials", values.trials, 20, 1),
-      epochs: intFlag("epochs", values.epochs, 30, 1),
+      ...(values.epochs !== undefined && values.epochs !== "auto" ? { epochs: intFlag("epochs", values.epochs, 30, 1) } : {}),
+      ...(values.folds !== undefined && values.folds !== "auto" ? { folds: intFlag("folds", values.folds, 1, 1) } : {}),
+      ensemble: intFlag("ensemble", values.ensemble, 5, 1),
+      refit: values["no-refit"] !== true,
+      bag: values["no-bag"] !== true,
+      ...(values["refit-seeds"] !== undefined && values["refit-seeds"] !== "auto" ? { refitSeeds: intFlag("refit-seeds", values["refit-seeds"], 3, 1) } : {}),
       algorithm: values.algorithm ?? "auto",
       pruner: values.pruner ?? "median",
       gpus: values.gpus ?? "auto",
@@ -143,7 +166,9 @@ export async function tuneMain(argv: readonly string[], io: CliIo, signal: Abort
       const params = Object.entries(r.bestParams).map(([k, v]) => `  ${k} = ${String(v)}`).join("\n");
       io.stdout.write(
         `\nbest trial ${r.bestTrial} of study ${r.study} (backend ${r.backend})\n${params}\n` +
-          `validation ${metric}: ${r.validationScore.toFixed(4)}\nheld-out test ${metric}: ${r.testScore.toFixed(4)}\n` +
+          `${r.folds > 1 ? `${r.folds}-fold cross-` : ""}validation ${metric} (best trial): ${r.validationScore.toFixed(4)}\n` +
+          `final model: ${r.refit ? `refit on the ${r.finalTrainRows} non-test rows (${r.refitSeeds} seed(s) each)${r.bag ? ` + the trials' own ${r.folds > 1 ? "fold models" : "models"}` : ""}` : "the trial models"}, ${r.members.length === 1 ? "the best trial" : `weighted mean of trials ${r.members.map((m) => `${m.trial} (${m.weight.toFixed(2)})`).join(", ")}`}\n` +
+          `held-out test ${metric}: ${r.testScore.toFixed(4)}\n` +
           `model: ${r.modelPath}\nreport: ${r.reportPath}\n` +
           `plots: ${r.pngs.length > 0 ? `${r.pngs.length} PNG + SVG` : "SVG only (no rsvg-convert for PNG)"} in ${join(dirname(r.reportPath), "plots")}\nwall time: ${r.wallSeconds.toFixed(1)} s\n`,
       );

@@ -1,0 +1,78 @@
+/**
+ * Greedy ensemble selection (Caruana et al., ICML 2004, as in auto-sklearn
+ * and AutoGluon's weighted ensemble) on the trials' validation predictions:
+ * out-of-fold predictions with k-fold cross-validation, the validation
+ * split's otherwise. Pure: no tf, no I/O.
+ */
+import type { Task } from "./data.js";
+import { predictionLoss, score } from "./trainable.js";
+
+export interface EnsembleCandidate {
+  id: number;
+  /** Predictions on the validation rows (class probabilities, or values on the target's scale). */
+  predictions: number[][];
+}
+
+export interface EnsembleOptions {
+  /** Most distinct members (>= 1). */
+  maxMembers: number;
+  /** Greedy rounds (members are drawn with replacement; weights are counts / rounds). */
+  rounds?: number;
+}
+
+export interface EnsembleChoice {
+  /** Candidate ids with their weights (summing to 1), heaviest first. */
+  members: Array<{ id: number; weight: number }>;
+  /** The ensemble's validation score and loss. */
+  score: number;
+  loss: number;
+}
+
+/** Weighted mean of prediction matrices. */
+export function blend(parts: ReadonlyArray<{ predictions: number[][]; weight: number }>): number[][] {
+  const total = parts.reduce((s, p) => s + p.weight, 0);
+  const first = parts[0].predictions;
+  return first.map((row, i) => row.map((_, k) => parts.reduce((s, p) => s + p.weight * p.predictions[i][k], 0) / total));
+}
+
+/**
+ * Starts from the first candidate (the best trial; candidates come best
+ * first) and adds, round after round, the candidate (with replacement) that
+ * gives the best ensemble score, ties broken by the lower loss; keeps the
+ * best round's ensemble. Never scores below the first candidate on `y`.
+ */
+export function selectEnsemble(task: Task, y: readonly number[], candidates: readonly EnsembleCandidate[], o: EnsembleOptions): EnsembleChoice {
+  if (candidates.length === 0) throw new Error("selectEnsemble: no candidate");
+  const rounds = Math.max(1, o.rounds ?? 20);
+  const yy = [...y];
+  const evaluate = (p: number[][]): { score: number; loss: number } => ({ score: score(task, p, yy), loss: predictionLoss(task, p, yy) });
+  const better = (a: { score: number; loss: number }, b: { score: number; loss: number }): boolean => a.score > b.score || (a.score === b.score && a.loss < b.loss);
+  const counts = new Map<number, number>([[0, 1]]);
+  let sum = candidates[0].predictions.map((r) => [...r]);
+  let n = 1;
+  let best = { ...evaluate(sum), counts: new Map(counts) };
+  for (let r = 1; r < rounds; r++) {
+    let pick = -1;
+    let pickEval = { score: -Infinity, loss: Infinity };
+    candidates.forEach((c, j) => {
+      if (!counts.has(j) && counts.size >= o.maxMembers) return;
+      const mean = sum.map((row, i) => row.map((v, k) => (v + c.predictions[i][k]) / (n + 1)));
+      const e = evaluate(mean);
+      if (pick < 0 || better(e, pickEval)) {
+        pick = j;
+        pickEval = e;
+      }
+    });
+    if (pick < 0) break;
+    const c = candidates[pick];
+    sum = sum.map((row, i) => row.map((v, k) => v + c.predictions[i][k]));
+    n++;
+    counts.set(pick, (counts.get(pick) ?? 0) + 1);
+    if (better(pickEval, best)) best = { ...pickEval, counts: new Map(counts) };
+  }
+  const total = [...best.counts.values()].reduce((s, v) => s + v, 0);
+  const members = [...best.counts.entries()]
+    .map(([j, c]) => ({ id: candidates[j].id, weight: c / total }))
+    .sort((a, b) => b.weight - a.weight);
+  return { members, score: best.score, loss: best.loss };
+}
