@@ -301,7 +301,8 @@ export function runOne(
   let rt: StudyRuntime;
   if (tuning && prunerKey === "curve") {
     const space = compileSpace(study.spec.space, "study.spec.search_space");
-    const { sampler: s } = createSampler(study.spec.algorithm, space);
+    // The sampler validateNewStudy resolved (auto's choice needs the study's hints).
+    const { sampler: s } = createSampler({ ...study.spec.algorithm, name: study.resolvedAlgorithm || study.spec.algorithm.name }, space);
     const { confidence, startupTrials, ...rest } = tuning as TuneArg;
     const pruner = new CurvePruner(
       { startupTrials: startupTrials ?? 5, warmupSteps: 0, intervalSteps: 1, minResource: 0, maxResource: 0, confidence: confidence ?? 0.95 },

@@ -43,6 +43,12 @@ export interface Trial {
   heartbeatTime?: number;
   decision?: Decision;
   decisionReason: string;
+  /**
+   * The pruner's predicted final value of the first objective when it pruned
+   * the trial (the curve pruner's forecast; absent for other prunes). Stored
+   * with the trial, so samplers see the same value after a restart.
+   */
+  decisionForecast?: number;
   userAttrs: Record<string, string>;
 }
 

@@ -83,7 +83,7 @@ export interface AddTrialInput {
  * pruner is configured) always continues.
  */
 export interface PruneDecider {
-  decide(trial: Trial, runtime: StudyRuntime): { decision: Decision; reason: string };
+  decide(trial: Trial, runtime: StudyRuntime): { decision: Decision; reason: string; forecast?: number };
 }
 
 export const neverPrune: PruneDecider = { decide: () => ({ decision: "CONTINUE", reason: "" }) };
@@ -307,6 +307,7 @@ export class StudyRuntime {
         t.decision = "PRUNE";
         t.decisionReason = d.reason;
         t.stateReason = d.reason;
+        if (d.forecast !== undefined && Number.isFinite(d.forecast)) t.decisionForecast = d.forecast;
         this.finish(t, "PRUNED", now, effects);
       }
     }
@@ -599,6 +600,9 @@ export class StudyRuntime {
     }
     const last = t.intermediate[t.intermediate.length - 1];
     if (last && last.step !== undefined && last.values[0] !== undefined) v.lastIntermediate = { step: last.step, value: last.values[0] };
+    if (t.state === "PRUNED" && this.objectiveCount === 1 && t.decisionForecast !== undefined && Number.isFinite(t.decisionForecast)) {
+      v.forecast = t.decisionForecast;
+    }
     return v;
   }
 }

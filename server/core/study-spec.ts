@@ -69,18 +69,24 @@ export function validateNewStudy(study: Study): void {
   if (!(Number.isSafeInteger(spec.maxStaleRetries) && spec.maxStaleRetries >= 0 && spec.maxStaleRetries <= MAX_STALE_RETRIES)) {
     throw invalid("study.spec.max_stale_retries", `must be an integer in [0, ${MAX_STALE_RETRIES}]`);
   }
-  const { resolved } = assembleParts(study);
+  const { resolved } = assembleParts(study, true);
   study.resolvedAlgorithm = resolved;
 }
 
-function assembleParts(study: Study) {
+/**
+ * `creating`: the study is being created, so a named pruner other than
+ * "none" is refused for several objectives (pruning looks at one objective
+ * only). A stored study is rebuilt as it was accepted.
+ */
+function assembleParts(study: Study, creating = false) {
   const space = compileSpace(study.spec.space, "study.spec.search_space");
   // A study runs what was resolved when it was created (auto's choice is
   // frozen then, whatever max_trials later becomes).
   const algorithm = study.resolvedAlgorithm ? { ...study.spec.algorithm, name: study.resolvedAlgorithm } : study.spec.algorithm;
   const hints = { objectives: study.spec.objectives.length, maxTrials: study.spec.maxTrials };
   const { sampler, resolved } = createSampler(algorithm, space, "study.spec.algorithm", hints);
-  const pruner = createPruner(study.spec.pruner as PrunerSpec, "study.spec.pruner");
+  const directions = creating ? study.spec.objectives.map((o) => o.direction) : undefined;
+  const pruner = createPruner(study.spec.pruner as PrunerSpec, "study.spec.pruner", directions);
   return { space, sampler, resolved, pruner };
 }
 

@@ -105,6 +105,11 @@ describe("CreateStudy", () => {
     const pr = study("pruner");
     pr.spec!.pruner = PrunerSpec.fromPartial({ name: "oracle" });
     await expectInvalidStudy(pr, "study.spec.pruner.name");
+    // Pruning looks at one objective: a named pruner is refused for several (none and the default are not).
+    const two = [Direction.DIRECTION_MINIMIZE, Direction.DIRECTION_MAXIMIZE];
+    await expectInvalidStudy(study("multi-median", { directions: two, pruner: "median" }), "study.spec.pruner.name");
+    await c.createStudy({ study: study("multi-none", { directions: two, pruner: "none" }), loadIfExists: false });
+    await c.createStudy({ study: study("multi-default", { directions: two, pruner: "" }), loadIfExists: false });
   });
 });
 

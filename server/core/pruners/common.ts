@@ -10,10 +10,17 @@ import type { StudyRuntime } from "../study-runtime.js";
 export interface PruneResult {
   decision: Decision;
   reason: string;
+  /**
+   * With PRUNE: the predicted final value of the first objective, in its own
+   * units, when the pruner forecast one (the curve pruner). The runtime
+   * stores it on the trial (Trial.decisionForecast) for the samplers.
+   */
+  forecast?: number;
 }
 
 export const CONTINUE: PruneResult = Object.freeze({ decision: "CONTINUE", reason: "" }) as PruneResult;
-export const prune = (reason: string): PruneResult => ({ decision: "PRUNE", reason });
+export const prune = (reason: string, forecast?: number): PruneResult =>
+  forecast !== undefined && Number.isFinite(forecast) ? { decision: "PRUNE", reason, forecast } : { decision: "PRUNE", reason };
 
 /** Pruning works on the first objective and its direction. */
 export function directionOf(runtime: StudyRuntime): Direction {

@@ -26,7 +26,7 @@
  * point prediction
  * the weighted mean.
  */
-import { tQuantile } from "./stats.js";
+import { fCdf, tQuantile } from "./stats.js";
 
 export interface Shape {
   /** "tau=12.5", for reasons. */
@@ -72,6 +72,8 @@ export interface FamilyForecast {
   fittedLast: number;
   /** Fitted slope per step at the last data point (best shape). */
   slopeLast: number;
+  /** With FitOptions.at: the probability (profile likelihood, Student t) that the value at the horizon is below `at`. */
+  below?: number;
 }
 
 export interface CurveForecast {
@@ -83,6 +85,12 @@ export interface CurveForecast {
   /** Family with the largest weight. */
   best: FamilyForecast;
   families: FamilyForecast[];
+  /**
+   * With FitOptions.at: the probability that the value at the horizon is
+   * below `at`, averaged over the plausible families with weights by their
+   * likelihood (RSS; equal prior weights, no penalty for shape parameters).
+   */
+  below?: number;
 }
 
 export interface FitOptions {
@@ -100,6 +108,8 @@ export interface FitOptions {
    * of the study): few points can make a curve look smoother than it is.
    */
   noiseFloor?: number;
+  /** Also give the probability that the value at the horizon is below this value (`below`). */
+  at?: number;
 }
 
 const geomspace = (lo: number, hi: number, n: number): number[] =>
@@ -371,7 +381,11 @@ export function forecast(ts: readonly number[], ys: readonly number[], horizon: 
     const limit = rssMin + s2 * tq * tq + rssFloor;
     let lower = Infinity;
     let upper = -Infinity;
+    const at = o.at;
+    // Profile RSS at v = at: min over the shapes seen of RSS + (at - forecast)^2 / leverage.
+    let rssAt = Infinity;
     const take = (f: ShapeFit): void => {
+      if (at !== undefined && f.ok) rssAt = Math.min(rssAt, f.rss + ((at - f.prediction) * (at - f.prediction)) / (f.leverage + (o.predictive ? 1 : 0)));
       if (!f.ok || f.rss > limit) return;
       const slack = Math.sqrt((limit - f.rss) * (f.leverage + (o.predictive ? 1 : 0)));
       lower = Math.min(lower, f.prediction - slack);
@@ -394,6 +408,12 @@ export function forecast(ts: readonly number[], ys: readonly number[], horizon: 
       }
     });
     if (!(lower <= upper)) continue;
+    let below: number | undefined;
+    if (at !== undefined) {
+      const t2 = Math.max(0, rssAt - rssMin) / s2;
+      const tail = (1 - fCdf(t2, 1, dof)) / 2;
+      below = at < best.prediction ? tail : 1 - tail;
+    }
     const aicc = n * Math.log(rssMin / n) + 2 * p + (n - p - 1 > 0 ? (2 * p * (p + 1)) / (n - p - 1) : Infinity);
     best = best as ShapeFit;
     const gl = best.shape.g(last);
@@ -413,6 +433,7 @@ export function forecast(ts: readonly number[], ys: readonly number[], horizon: 
       a: best.a,
       fittedLast: best.c + best.a * gl,
       slopeLast: (best.a * (best.shape.g(last + eps) - best.shape.g(last - eps))) / (2 * eps),
+      ...(below !== undefined ? { below } : {}),
     });
   }
   if (out.length === 0) return undefined;
@@ -436,6 +457,8 @@ export function forecast(ts: readonly number[], ys: readonly number[], horizon: 
   let lower = Infinity;
   let upper = -Infinity;
   let best = out[0] as FamilyForecast;
+  let below = 0;
+  let lsum = 0;
   for (const f of out) {
     if (!f.plausible) continue;
     f.weight /= wsum;
@@ -443,6 +466,11 @@ export function forecast(ts: readonly number[], ys: readonly number[], horizon: 
     lower = Math.min(lower, f.lower);
     upper = Math.max(upper, f.upper);
     if (f.weight > best.weight) best = f;
+    const l = Math.exp(-(f.rss - minRss) / (2 * s2));
+    below += l * (f.below ?? 0);
+    lsum += l;
   }
-  return { horizon, n, prediction, lower, upper, best, families: out };
+  const res: CurveForecast = { horizon, n, prediction, lower, upper, best, families: out };
+  if (o.at !== undefined && lsum > 0) res.below = below / lsum;
+  return res;
 }

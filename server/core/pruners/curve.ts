@@ -29,12 +29,17 @@
  *      forecast at all; nor is one still speeding up (the rising flank of a
  *      sigmoid, a drop after a plateau), whose end no family can place;
  *    - calibration: the same forecast made for the best completed trials at
- *      this step missed their real final values by at most some margin; the
- *      bound must clear the best by that margin (the study's curves do things
- *      the families cannot foresee: the forecasts on finished curves show it);
+ *      this step missed the levels they really reached (a line through their
+ *      last reports, at the last one: not one noisy final value, as the
+ *      forecast is of the mean curve) by at most some margin; the bound must clear the best
+ *      by that margin (the study's curves do things the families cannot
+ *      foresee: the forecasts on finished curves show it);
  *    - state guard: for a curve that is not clearly improving (a plateau, a
  *      flat start), the completed trials that were no steeper at this step
  *      must not have improved from there by enough to reach the best.
+ *
+ * A forecast prune returns the point forecast (objective units) with the
+ * decision; the runtime stores it on the trial for the samplers.
  *
  * Reasons name the prediction, its interval in the objective's units, the
  * horizon, the best and the family that fitted best, e.g.
@@ -74,6 +79,21 @@ export interface CurveTuning {
   plausibility: "rss" | "aicc";
   /** Widen the bound by the largest miss of the forecasts on the best COMPLETE trials. */
   calibrate: boolean;
+  /**
+   * A COMPLETE trial's level (what the best and the calibration targets
+   * are): "fit", its whole curve's best fit at its last report; "line", a
+   * straight line through its last reports (stateWindow) at the last one;
+   * "off", its observed final value.
+   */
+  denoise: "fit" | "line" | "off";
+  /** The best is the best level (true) or the best observed final value (false). */
+  denoiseBest: boolean;
+  /**
+   * How the families' forecasts combine: "union", the most optimistic bound
+   * of the plausible families; "mixture", the probability of ending below
+   * the best averaged over them (weights by likelihood).
+   */
+  combine: "union" | "mixture";
   /** Floor each curve's noise variance at this fraction of the study's typical one (from the reference trials; 0: off). */
   pooledNoise: number;
   /** Also require the comparable-state empirical bound to exceed the best. */
@@ -102,6 +122,9 @@ export const DEFAULT_TUNING: CurveTuning = {
   maxDelta: 6,
   plausibility: "rss",
   calibrate: true,
+  denoise: "line",
+  denoiseBest: false,
+  combine: "union",
   references: 8,
   stateGuard: true,
   stateZ: 2,
@@ -121,8 +144,10 @@ export class CurvePruner implements PruneDecider {
   /** The best COMPLETE trials (losses), for calibration. */
   private references: Array<{ trial: Trial; loss: number }> = [];
   private readonly calibrationMemo = new Map<string, number>();
-  /** Residual variance per report of each reference trial's whole curve. */
-  private readonly noiseMemo = new Map<number, number>();
+  /** Fit of each reference trial's whole curve: residual variance per report, and its fitted final value (loss). */
+  private readonly wholeMemo = new Map<number, { noise: number; final: number }>();
+  /** Level of each COMPLETE trial (loss; NaN: use the observed final value). */
+  private readonly levelMemo = new Map<number, number>();
   private readonly stateMemo = new Map<string, LocalState | null>();
   private lastNoiseFloor = 0;
   private longest = -1;
@@ -167,15 +192,20 @@ export class CurvePruner implements PruneDecider {
     // say where it levels off.
     if (t.accelerationZ > 0 && accelerating(xs, ys, t.accelerationZ)) return CONTINUE;
     this.lastNoiseFloor = this.noiseFloor(Math.max(horizon, step), sign);
-    const f = this.forecastOf(xs, ys, Math.max(horizon, step), this.lastNoiseFloor / size);
-    if (!f || !(f.lower > best)) return CONTINUE;
-    const margin = t.calibrate ? this.calibration(step, Math.max(horizon, step), sign) : 0;
-    if (!(f.lower - margin > best)) return CONTINUE;
+    const h = Math.max(horizon, step);
+    const mixture = t.combine === "mixture";
+    const alpha = 1 - o.confidence;
+    const f = this.forecastOf(xs, ys, h, this.lastNoiseFloor / size, undefined, mixture ? best : undefined);
+    if (!f || !(mixture ? (f.below ?? 1) < alpha : f.lower > best)) return CONTINUE;
+    const margin = t.calibrate ? this.calibration(step, h, sign) : 0;
+    if (mixture) {
+      if (margin > 0 && !((this.forecastOf(xs, ys, h, this.lastNoiseFloor / size, undefined, best + margin)?.below ?? 1) < alpha)) return CONTINUE;
+    } else if (!(f.lower - margin > best)) return CONTINUE;
     if (t.stateGuard) {
       const e = this.empiricalBound(steps, values, sign);
       if (e !== undefined && !(e.level - e.improvement > best)) return CONTINUE;
     }
-    return prune(reasonOf(f, sign, best, step, margin));
+    return prune(reasonOf(f, sign, best, step, margin), sign * f.prediction);
   }
 
   private forecastOf(
@@ -184,6 +214,7 @@ export class CurvePruner implements PruneDecider {
     horizon: number,
     noiseFloor: number,
     confidence = this.options.confidence,
+    at?: number,
   ): CurveForecast | undefined {
     const t = this.tuning;
     if (xs.length < t.minPoints) return undefined;
@@ -194,6 +225,7 @@ export class CurvePruner implements PruneDecider {
       maxDelta: t.maxDelta,
       plausibility: t.plausibility,
       families: t.families,
+      ...(at !== undefined ? { at } : {}),
     });
   }
 
@@ -204,10 +236,11 @@ export class CurvePruner implements PruneDecider {
       this.completedSeen = this.completed.count;
       this.trialsSeen = runtime.trials.length;
       const finals: Array<{ trial: Trial; loss: number }> = [];
+      const horizon = Math.max(this.longest, this.options.maxResource);
       for (const c of this.completed.trials) {
         const v = c.final?.values[0];
         if (v === undefined || !Number.isFinite(v) || !(c.final?.constraintValues ?? []).every((x) => x <= 0)) continue;
-        finals.push({ trial: c, loss: sign * v });
+        finals.push({ trial: c, loss: this.tuning.denoiseBest ? this.levelOf(c, sign * v, horizon, sign) : sign * v });
       }
       finals.sort((a, b) => a.loss - b.loss);
       let worst: number | undefined;
@@ -244,6 +277,31 @@ export class CurvePruner implements PruneDecider {
   }
 
   /**
+   * A COMPLETE trial's level, as a loss: its final value with the noise of
+   * one report removed (`denoise`), so that the calibration holds forecasts
+   * (of the mean curve) against what the curves really reached (and, with
+   * `denoiseBest`, the best is not a lucky draw). `observed` (its final
+   * value as a loss) when the curve has fewer than `minPoints` reports,
+   * stops short of the horizon (its last report is not where it ended) or
+   * cannot be fitted. Memoised: COMPLETE trials do not change.
+   */
+  private levelOf(trial: Trial, observed: number, horizon: number, sign: number): number {
+    const mode = this.tuning.denoise;
+    if (mode === "off" || trial.intermediate.length < this.tuning.minPoints || (lastStep(trial) ?? -1) < horizon) return observed;
+    let v = this.levelMemo.get(trial.id);
+    if (v === undefined) {
+      if (mode === "fit") v = this.wholeCurve(trial, Math.max(horizon, lastStep(trial) ?? 0), sign).final;
+      else {
+        const { steps, values } = series(trial);
+        const ys = values.map((x) => sign * x);
+        v = ys.every(Number.isFinite) ? (localState(steps, ys, 0, this.tuning.stateWindow)?.level ?? Number.NaN) : Number.NaN;
+      }
+      this.levelMemo.set(trial.id, v);
+    }
+    return Number.isFinite(v) ? v : observed;
+  }
+
+  /**
    * The study's typical noise variance of one report: the median, over the
    * reference trials, of the residual variance of the best fit to their
    * whole curve (0 when off or not known yet).
@@ -252,15 +310,7 @@ export class CurvePruner implements PruneDecider {
     if (!(this.tuning.pooledNoise > 0)) return 0;
     const vs: number[] = [];
     for (const { trial } of this.references) {
-      let v = this.noiseMemo.get(trial.id);
-      if (v === undefined) {
-        const { steps, values } = series(trial);
-        const { xs, ys, size } = binned(steps, values, sign, this.tuning.maxPoints);
-        const f = ys.every(Number.isFinite) ? this.forecastOf(xs, ys, horizon, 0, 0.5) : undefined;
-        const fam = f?.best;
-        v = fam && fam.n - 4 > 0 ? (fam.rss / (fam.n - 4)) * size : Number.NaN;
-        this.noiseMemo.set(trial.id, v);
-      }
+      const v = this.wholeCurve(trial, horizon, sign).noise;
       if (Number.isFinite(v)) vs.push(v);
     }
     if (vs.length === 0) return 0;
@@ -268,6 +318,27 @@ export class CurvePruner implements PruneDecider {
     const m = vs.length >> 1;
     const median = vs.length % 2 ? (vs[m] as number) : ((vs[m - 1] as number) + (vs[m] as number)) / 2;
     return this.tuning.pooledNoise * median;
+  }
+
+  /**
+   * The best fit to a COMPLETE trial's whole curve (memoised): the residual
+   * variance of one report (NaN when unknown) and the fitted value at its
+   * last report (its final value with the noise removed; NaN when unknown).
+   */
+  private wholeCurve(trial: Trial, horizon: number, sign: number): { noise: number; final: number } {
+    let w = this.wholeMemo.get(trial.id);
+    if (w === undefined) {
+      const { steps, values } = series(trial);
+      const { xs, ys, size } = binned(steps, values, sign, this.tuning.maxPoints);
+      const f = ys.every(Number.isFinite) ? this.forecastOf(xs, ys, horizon, 0, 0.5) : undefined;
+      const fam = f?.best;
+      w = {
+        noise: fam && fam.n - 4 > 0 ? (fam.rss / (fam.n - 4)) * size : Number.NaN,
+        final: fam ? fam.fittedLast : Number.NaN,
+      };
+      this.wholeMemo.set(trial.id, w);
+    }
+    return w;
   }
 
   /**
@@ -325,7 +396,10 @@ export class CurvePruner implements PruneDecider {
   /**
    * Calibration on the study's own curves: for each of the best COMPLETE
    * trials, the forecast its first reports up to `step` would have given,
-   * and by how much its lower bound exceeded the value it really ended with.
+   * and by how much its lower bound exceeded the level it really ended at
+   * (`levelOf`: the forecast bounds the mean curve, so it is held against
+   * the curve with its noise removed, not against one noisy final report,
+   * whose noise would make some reference "missed" at nearly every step).
    * The largest such miss (0 when the forecasts held) is subtracted from the
    * bound before comparing: where the curves of this study do things the
    * families cannot foresee (a plateau before a drop), the forecasts of the
@@ -334,6 +408,7 @@ export class CurvePruner implements PruneDecider {
   private calibration(step: number, horizon: number, sign: number): number {
     let margin = 0;
     for (const { trial, loss } of this.references) {
+      const level = this.levelOf(trial, loss, horizon, sign);
       const key = `${trial.id}:${step}:${horizon}`;
       let lb = this.calibrationMemo.get(key);
       if (lb === undefined) {
@@ -346,7 +421,7 @@ export class CurvePruner implements PruneDecider {
         if (this.calibrationMemo.size > 100_000) this.calibrationMemo.clear();
         this.calibrationMemo.set(key, lb);
       }
-      if (lb - loss > margin) margin = lb - loss;
+      if (lb - level > margin) margin = lb - level;
     }
     return margin;
   }

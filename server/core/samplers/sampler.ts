@@ -18,6 +18,14 @@ export interface TrialView {
   constraints?: number[];
   /** Last intermediate objective value and its step (PRUNED or RUNNING trials). */
   lastIntermediate?: { step: number; value: number };
+  /**
+   * PRUNED trials of a single-objective study: the pruner's predicted final
+   * value of the objective when it pruned the trial (Trial.decisionForecast),
+   * when it made one. A better stand-in for the trial's outcome than the last
+   * intermediate value, which an early stop leaves far from where the curve
+   * was going.
+   */
+  forecast?: number;
 }
 
 export interface SampleContext {

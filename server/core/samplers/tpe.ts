@@ -24,19 +24,26 @@
  * (TpeSettings.bandwidthWeighted). Defaults and their measurements:
  * tpe/settings.ts and bench/README.md.
  *
+ * Bounded cost: the sampler keeps incremental state over the history it saw
+ * last (tpe/history.ts), and fits each estimator to at most maxKernels
+ * observations, a weight-preserving subsample past that (TpeHistory.gather),
+ * so a suggestion's cost does not grow with the study beyond one identity
+ * comparison per trial.
+ *
  * Pure: the suggestion depends only on (seed, trial id, trials); randomness
- * comes from createRng(seed, trialId, STREAM_TPE).
+ * comes from createRng(seed, trialId, STREAM_TPE) (and STREAM_TPE_CAP for the
+ * subsample). The incremental state only saves work.
  */
 import { createRng, type Rng } from "../rng.js";
 import type { FlatParams, ScalarValue } from "../space.js";
 import { QuasiRandomSampler } from "./quasi-random.js";
 import { RandomSampler } from "./random.js";
 import type { SampleContext, SampleResult, Sampler, TrialView } from "./sampler.js";
-import { STREAM_TPE } from "./streams.js";
+import { STREAM_TPE, STREAM_TPE_CAP } from "./streams.js";
+import { encode, TpeHistory, type HistorySplit, type IndexSource } from "./tpe/history.js";
 import { ParzenEstimator, type CandidateCol, type Observations, type ParzenParams } from "./tpe/parzen.js";
 import { DEFAULT_TPE_SETTINGS, type TpeSettings } from "./tpe/settings.js";
-import { fromUnitCoord, spaceModel, toUnit, unitCell, type Group, type ModelDim, type NumericDim } from "./tpe/space-model.js";
-import { splitTrials, type TrialSplit } from "./tpe/split.js";
+import { fromUnitCoord, spaceModel, toUnit, unitCell, type Group, type NumericDim } from "./tpe/space-model.js";
 
 export { DEFAULT_TPE_SETTINGS, defaultGamma, defaultWeights, type TpeSettings } from "./tpe/settings.js";
 export { ParzenEstimator, type CandidateCol, type Observations, type ParzenParams } from "./tpe/parzen.js";
@@ -46,6 +53,8 @@ export class TpeSampler implements Sampler {
   readonly settings: Readonly<TpeSettings>;
   private readonly startup: Sampler;
   private readonly parzen: ParzenParams;
+  /** Incremental state over the last history seen (see tpe/history.ts); only saves work. */
+  private history: TpeHistory | undefined;
 
   /**
    * @param settings overrides of DEFAULT_TPE_SETTINGS (the daemon passes none
@@ -69,11 +78,15 @@ export class TpeSampler implements Sampler {
 
   sample(ctx: SampleContext): SampleResult {
     const s = this.settings;
-    const split = splitTrials(ctx.trials, ctx.directions, s, ctx.trialId);
+    const h = this.historyFor(ctx);
+    h.update(ctx.trials);
+    const split = h.split(ctx.trials, ctx.trialId);
     if (split.informative < s.nStartupTrials) return this.startup.sample(ctx);
     const model = spaceModel(ctx.space);
     const groupOf = s.multivariate ? model.joint : model.independent;
     const rng = createRng(ctx.seed, ctx.trialId, STREAM_TPE);
+    const capRng = createRng(ctx.seed, ctx.trialId, STREAM_TPE_CAP);
+    const draw = (): number => capRng.next();
     const flat: FlatParams = {};
     const chosen = new Map<Group, ScalarValue[]>();
     for (const dim of ctx.space.dims) {
@@ -87,7 +100,7 @@ export class TpeSampler implements Sampler {
       if (g === undefined) continue;
       let values = chosen.get(g);
       if (values === undefined) {
-        values = this.sampleGroup(g, ctx.trials, split, rng);
+        values = this.sampleGroup(g, h, split, rng, draw);
         chosen.set(g, values);
       }
       flat[dim.name] = values[g.dims.findIndex((md) => md.dim.index === dim.index)];
@@ -95,15 +108,28 @@ export class TpeSampler implements Sampler {
     return { kind: "params", flat };
   }
 
+  /** The incremental history for this context's space and directions (a new one when they change). */
+  private historyFor(ctx: SampleContext): TpeHistory {
+    const h = this.history;
+    if (h !== undefined && h.space === ctx.space && h.directionsKey === ctx.directions.join(",")) return h;
+    this.history = new TpeHistory(ctx.space, ctx.directions, this.settings);
+    return this.history;
+  }
+
+  private fit(g: Group, h: TpeHistory, src: IndexSource, draw: () => number, p: ParzenParams = this.parzen): { est: ParzenEstimator; total: number } {
+    const got = h.gather(g, src, p.weights, this.settings.maxKernels, draw);
+    return { est: new ParzenEstimator(g.dims, got.obs, p, got.weights), total: got.total };
+  }
+
   /** Values for every dimension of a group: the best of nEiCandidates draws from l(x) by l(x) / g(x). */
-  private sampleGroup(g: Group, trials: readonly TrialView[], split: TrialSplit, rng: Rng): ScalarValue[] {
-    const lower = new ParzenEstimator(g.dims, observe(g, trials, split.below), this.parzen);
-    const upper = new ParzenEstimator(g.dims, observe(g, trials, split.above), this.parzen);
+  private sampleGroup(g: Group, h: TpeHistory, split: HistorySplit, rng: Rng, draw: () => number): ScalarValue[] {
+    const lower = this.fit(g, h, h.belowSource(g, split), draw).est;
+    const upper = this.fit(g, h, h.aboveSource(g, split), draw).est;
     const nc = Math.max(1, Math.floor(this.settings.nEiCandidates));
     const { cols, values } = drawCandidates(g, lower, nc, rng);
     const ll = lower.logPdf(cols, nc);
     const lg = upper.logPdf(cols, nc);
-    const penalty = this.settings.failureModel ? this.failurePenalty(g, trials, split, cols, nc) : undefined;
+    const penalty = this.settings.failureModel ? this.failurePenalty(g, h, split, cols, nc, draw) : undefined;
     let best = 0;
     let bestScore = Number.NEGATIVE_INFINITY;
     for (let c = 0; c < nc; c++) {
@@ -122,18 +148,19 @@ export class TpeSampler implements Sampler {
    * group was active): log(n_ok s) - log(n_ok s + n_failed f). Undefined
    * when no failure touches the group.
    */
-  private failurePenalty(g: Group, trials: readonly TrialView[], split: TrialSplit, cols: CandidateCol[], nc: number): Float64Array | undefined {
-    if (split.failed.length === 0) return undefined;
-    const failedObs = observe(g, trials, split.failed);
-    if (failedObs.n === 0) return undefined;
-    const okObs = observe(g, trials, split.succeeded);
+  private failurePenalty(g: Group, h: TpeHistory, split: HistorySplit, cols: CandidateCol[], nc: number, draw: () => number): Float64Array | undefined {
+    if (!split.anyFailed) return undefined;
+    const failedSrc = h.failedSource(g, split);
+    if (failedSrc.n === 0) return undefined;
     // Neighbour bandwidths (per dimension) even for joint kernels: they adapt
     // to the local density of failures, so a sharp failing edge stays sharp.
     const p = { ...this.parzen, multivariate: false };
-    const ls = new ParzenEstimator(g.dims, okObs, p).logPdf(cols, nc);
-    const lf = new ParzenEstimator(g.dims, failedObs, p).logPdf(cols, nc);
-    const a = Math.log(Math.max(okObs.n, 1));
-    const b = Math.log(failedObs.n);
+    const ok = this.fit(g, h, h.succeededSource(g, split), draw, p);
+    const failed = this.fit(g, h, failedSrc, draw, p);
+    const ls = ok.est.logPdf(cols, nc);
+    const lf = failed.est.logPdf(cols, nc);
+    const a = Math.log(Math.max(ok.total, 1));
+    const b = Math.log(failed.total);
     const out = new Float64Array(nc);
     for (let c = 0; c < nc; c++) {
       const x = a + ls[c];
@@ -163,19 +190,6 @@ export function observe(g: Group, trials: readonly TrialView[], indices: readonl
     if (ok) n++;
   }
   return { n, cols: g.dims.map((_, j) => buf.subarray(j * m, j * m + n)) };
-}
-
-/** Unit coordinate (numeric) or choice index (categorical) of a value; NaN when absent or illegal. */
-function encode(md: ModelDim, v: ScalarValue | undefined): number {
-  if (v === undefined) return Number.NaN;
-  if (md.kind === "categorical") {
-    const i = md.choices.indexOf(v);
-    return i < 0 ? Number.NaN : i;
-  }
-  if (typeof v !== "number" || !Number.isFinite(v)) return Number.NaN;
-  const d = md.domain;
-  if (v < d.low || v > d.high || (md.log && v <= 0)) return Number.NaN;
-  return toUnit(md, v);
 }
 
 /** nc joint draws from the estimator: legal values, and their coordinates for evaluation. */

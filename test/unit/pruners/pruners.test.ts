@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 
+import { Code, HpodError } from "../../../server/core/errors.js";
 import type { Direction, PrunerSpec, Trial } from "../../../server/core/model.js";
 import { HyperbandPruner } from "../../../server/core/pruners/hyperband.js";
 import { buildRuntime } from "../../../server/core/study-spec.js";
@@ -240,23 +241,32 @@ describe("the default pruner", () => {
     expect(reason).toMatch(/^curve: /);
   });
 
-  it("does not prune a study with several objectives; a named pruner works on the first objective", () => {
+  it("does not prune a study with several objectives by default; a named pruner is refused for one", () => {
     const dirs: Direction[] = ["minimize", "maximize"];
-    for (const [name, prunes] of [
-      ["", false],
-      ["median", true],
-    ] as const) {
-      const rt = makeRuntime({ name }, dirs);
-      const pair = (v: number): number[] => [v, -v];
-      for (let i = 0; i < 5; i++) {
-        const t = start(rt);
-        for (let s = 1; s <= 30; s++) rt.report(input(t.id, { step: s, values: pair(0.1 * i + 1 / s) }), 1);
-        rt.report(input(t.id, { final: true, values: pair(0.1 * i) }), 1);
-      }
+    const rt = makeRuntime({ name: "" }, dirs);
+    const pair = (v: number): number[] => [v, -v];
+    for (let i = 0; i < 5; i++) {
       const t = start(rt);
-      let pruned = false;
-      for (let s = 1; s <= 30 && !pruned; s++) pruned = rt.report(input(t.id, { step: s, values: pair(50 + 1 / s) }), 1).decision === "PRUNE";
-      expect(pruned).toBe(prunes);
+      for (let s = 1; s <= 30; s++) rt.report(input(t.id, { step: s, values: pair(0.1 * i + 1 / s) }), 1);
+      rt.report(input(t.id, { final: true, values: pair(0.1 * i) }), 1);
     }
+    const t = start(rt);
+    let pruned = false;
+    for (let s = 1; s <= 30 && !pruned; s++) pruned = rt.report(input(t.id, { step: s, values: pair(50 + 1 / s) }), 1).decision === "PRUNE";
+    expect(pruned).toBe(false);
+    for (const name of ["median", "curve", "asha"]) {
+      let err: unknown;
+      try {
+        makeRuntime({ name }, dirs);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(HpodError);
+      expect((err as HpodError).code).toBe(Code.INVALID_ARGUMENT);
+      expect((err as HpodError).field).toBe("study.spec.pruner.name");
+      expect((err as HpodError).message).toMatch(/^study\.spec\.pruner\.name: pruner "\w+" needs a single objective/);
+    }
+    // "none" is accepted.
+    expect(() => makeRuntime({ name: "none" }, dirs)).not.toThrow();
   });
 });

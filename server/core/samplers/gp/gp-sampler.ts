@@ -19,10 +19,12 @@
  * - Failed trials carry information: a FAILED trial (or a COMPLETE one with a
  *   missing or non-finite value) is observed at the worst complete value plus
  *   `failedMargin` times the range of complete values, so the GP's mean is
- *   poor around it and EI steers away. A PRUNED trial with a finite last
- *   intermediate value is observed at that value, but never better than the
- *   median complete value (it was stopped for looking bad); without one it
- *   counts as failed.
+ *   poor around it and EI steers away. A PRUNED trial with a forecast final value
+ *   (TrialView.forecast: the curve pruner's prediction when it pruned it) is
+ *   observed at that forecast, never better than the best complete value;
+ *   else, with a finite last intermediate value, at that value, but never
+ *   better than the median complete value (it was stopped for looking bad);
+ *   without either it counts as failed.
  * - Parallel workers: RUNNING and QUEUED trials (the `maxPending` most recent)
  *   are added as kriging-believer fantasies, observed at the posterior mean,
  *   which shrinks the variance around them so the next suggestion goes
@@ -144,6 +146,8 @@ interface Finished {
   values: number[] | undefined;
   /** Oriented last intermediate value of a PRUNED trial of a single-objective study, when finite. */
   intermediate: number | undefined;
+  /** Oriented forecast final value of a PRUNED trial of a single-objective study (TrialView.forecast), when finite. */
+  forecast: number | undefined;
 }
 
 const isFinishedState = (t: TrialView): boolean => t.state === "COMPLETE" || t.state === "FAILED" || t.state === "PRUNED";
@@ -177,14 +181,15 @@ export class GpSampler implements Sampler {
       if (isFinishedState(t)) {
         const values = orientedValues(t, directions);
         if (values) nComplete++;
-        const li = t.lastIntermediate?.value;
-        const intermediate =
-          t.state === "PRUNED" && directions.length === 1 && li !== undefined && Number.isFinite(li)
+        const oriented = (v: number | undefined): number | undefined =>
+          t.state === "PRUNED" && directions.length === 1 && v !== undefined && Number.isFinite(v)
             ? directions[0] === "maximize"
-              ? -li
-              : li
+              ? -v
+              : v
             : undefined;
-        finished.push({ trial: t, x: enc.encode(t.flat), values, intermediate });
+        const intermediate = oriented(t.lastIntermediate?.value);
+        const forecast = oriented(t.forecast);
+        finished.push({ trial: t, x: enc.encode(t.flat), values, intermediate, forecast });
       } else pending.push(t);
     }
     if (enc.dims === 0 || nComplete === 0 || finished.length < this.options.nStartupTrials) {
@@ -385,8 +390,15 @@ function observe(finished: readonly Finished[], weights: readonly number[], fail
     if (f.values !== undefined) {
       return { id: t.id, x: f.x, y: scal(f.values), complete: true, constraints: t.constraints };
     }
-    // A pruned trial: its last value, no better than the median, no worse than a failure.
-    const y = f.intermediate !== undefined ? Math.min(Math.max(f.intermediate, median), failedY) : failedY;
+    // A pruned trial: the pruner's forecast of its final value when there
+    // is one (no better than the best, no worse than a failure); else its
+    // last value, no better than the median, no worse than a failure.
+    const y =
+      f.forecast !== undefined
+        ? Math.min(Math.max(f.forecast, bestY), failedY)
+        : f.intermediate !== undefined
+          ? Math.min(Math.max(f.intermediate, median), failedY)
+          : failedY;
     return { id: t.id, x: f.x, y, complete: false, constraints: undefined };
   });
 }

@@ -81,6 +81,14 @@ export interface TpeSettings {
    * "bad"; costs two more estimators only while failures exist. Default true.
    */
   failureModel: boolean;
+  /**
+   * Most observations one Parzen estimator is fitted to (per group and per
+   * set: good, bad, succeeded, failed). Past it, a weight-preserving
+   * subsample stands in for the set (TpeHistory.gather), which bounds the
+   * cost of a suggestion whatever the history's size. Default 1000: a study
+   * of up to about 1,000 trials never reaches it.
+   */
+  maxKernels: number;
   /** Start-up proposals: scrambled Sobol points ("quasi_random") or independent uniform draws. Default "quasi_random". */
   startup: "quasi_random" | "random";
 }
@@ -115,4 +123,5 @@ export const DEFAULT_TPE_SETTINGS: Readonly<TpeSettings> = Object.freeze({
   failedTrials: "bad",
   failureModel: true,
   startup: "quasi_random",
+  maxKernels: 1000,
 });

@@ -7,7 +7,8 @@
  *      objectives, by non-domination rank; the front that straddles the
  *      good/bad boundary is cut by NSGA-II crowding distance (most isolated
  *      first), a cheap stand-in for Optuna MOTPE's hypervolume subset
- *      selection.
+ *      selection. With one objective, a PRUNED trial with a forecast final
+ *      value (TrialView.forecast) ranks here at that value.
  *   2. PRUNED with a last intermediate value: by step descending, then value
  *      (Optuna's (-step, value) order). With several objectives PRUNED trials
  *      have no comparable value and go to 3.
@@ -37,15 +38,23 @@ export interface TrialSplit {
   failed: number[];
 }
 
-const enum Cls {
-  Feasible = 0,
-  Pruned = 1,
-  PrunedNoValue = 2,
-  Infeasible = 3,
+/** Trial classes, in ranking order (the first four are ranked). */
+export const Cls = {
+  Feasible: 0,
+  Pruned: 1,
+  PrunedNoValue: 2,
+  Infeasible: 3,
   /** Not ranked: */
-  Liar = 4,
-  Failed = 5,
-  Skip = 6,
+  Liar: 4,
+  Failed: 5,
+  Skip: 6,
+} as const;
+
+/** A trial's class and ranking keys (ranked best first by (cls, k1, k2, index)). */
+export interface RankKey {
+  cls: number;
+  k1: number;
+  k2: number;
 }
 
 function finiteValues(values: readonly number[] | undefined, n: number): boolean {
@@ -65,6 +74,65 @@ function violation(constraints: readonly number[] | undefined): number {
   return s;
 }
 
+const SKIP_KEY: Readonly<RankKey> = Object.freeze({ cls: Cls.Skip, k1: 0, k2: 0 });
+
+/**
+ * The class and ranking keys of one trial, written into `out` (returned).
+ * signs: +1 per minimised objective, -1 per maximised one.
+ */
+export function classifyTrial(t: TrialView, signs: readonly number[], constantLiar: boolean, out: RankKey): RankKey {
+  const nObj = signs.length;
+  const multi = nObj > 1;
+  let c: number = Cls.Skip;
+  out.k1 = 0;
+  out.k2 = 0;
+  switch (t.state) {
+    case "COMPLETE": {
+      if (!finiteValues(t.values, nObj)) {
+        c = Cls.Failed;
+        break;
+      }
+      const viol = violation(t.constraints);
+      if (viol > 0) {
+        c = Cls.Infeasible;
+        out.k1 = viol;
+      } else {
+        c = Cls.Feasible;
+        out.k1 = signs[0] * (t.values as number[])[0];
+      }
+      break;
+    }
+    case "PRUNED": {
+      const li = t.lastIntermediate;
+      if (!multi && t.forecast !== undefined && Number.isFinite(t.forecast)) {
+        // The pruner's forecast of its final value: ranked as if it had completed there.
+        c = Cls.Feasible;
+        out.k1 = signs[0] * t.forecast;
+      } else if (!multi && li !== undefined && Number.isFinite(li.value) && Number.isFinite(li.step)) {
+        c = Cls.Pruned;
+        out.k1 = -li.step;
+        out.k2 = signs[0] * li.value;
+      } else c = Cls.PrunedNoValue;
+      break;
+    }
+    case "RUNNING":
+    case "QUEUED":
+      c = constantLiar ? Cls.Liar : Cls.Skip;
+      break;
+    case "FAILED":
+      c = Cls.Failed;
+      break;
+  }
+  out.cls = c;
+  return out;
+}
+
+/** Objective signs: +1 to minimise, -1 to maximise (at least one objective). */
+export function objectiveSigns(directions: readonly Direction[]): number[] {
+  const nObj = Math.max(1, directions.length);
+  return Array.from({ length: nObj }, (_, j) => (directions[j] === "maximize" ? -1 : 1));
+}
+
 /**
  * O(n) per call plus O(n * gamma) for the selection (gamma <= 25 by
  * default): no full sort of the trials.
@@ -79,6 +147,7 @@ export function splitTrials(
   const multi = nObj > 1;
   const signs = Array.from({ length: nObj }, (_, j) => (directions[j] === "maximize" ? -1 : 1));
   const nt = trials.length;
+  const scratch: RankKey = { cls: 0, k1: 0, k2: 0 };
   const cls = new Uint8Array(nt);
   const k1 = new Float64Array(nt);
   const k2 = new Float64Array(nt);
@@ -87,42 +156,10 @@ export function splitTrials(
   let nFailed = 0;
   for (let i = 0; i < nt; i++) {
     const t = trials[i];
-    let c = Cls.Skip;
-    if (t.id !== skipId) {
-      switch (t.state) {
-        case "COMPLETE": {
-          if (!finiteValues(t.values, nObj)) {
-            c = Cls.Failed;
-            break;
-          }
-          const viol = violation(t.constraints);
-          if (viol > 0) {
-            c = Cls.Infeasible;
-            k1[i] = viol;
-          } else {
-            c = Cls.Feasible;
-            k1[i] = signs[0] * (t.values as number[])[0];
-          }
-          break;
-        }
-        case "PRUNED": {
-          const li = t.lastIntermediate;
-          if (!multi && li !== undefined && Number.isFinite(li.value) && Number.isFinite(li.step)) {
-            c = Cls.Pruned;
-            k1[i] = -li.step;
-            k2[i] = signs[0] * li.value;
-          } else c = Cls.PrunedNoValue;
-          break;
-        }
-        case "RUNNING":
-        case "QUEUED":
-          c = settings.constantLiar ? Cls.Liar : Cls.Skip;
-          break;
-        case "FAILED":
-          c = Cls.Failed;
-          break;
-      }
-    }
+    const key = t.id === skipId ? SKIP_KEY : classifyTrial(t, signs, settings.constantLiar, scratch);
+    const c = key.cls;
+    k1[i] = key.k1;
+    k2[i] = key.k2;
     cls[i] = c;
     if (c <= Cls.Infeasible) nRanked++;
     if (c === Cls.Feasible) nFeasible++;
