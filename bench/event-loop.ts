@@ -7,7 +7,7 @@
  * normal priority (`--sampler-niceness 0`), and with `--sampler-threads 0`
  * (fits on the event loop), side by side, after a reference with no fit.
  *
- *   node dist/bench/event-loop.js [--algorithm gp] [--history 150] [--seconds 10]
+ *   node dist/bench/event-loop.js [--algorithm gp] [--history 150] [--seconds 10] [--pause-ms 5]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -25,6 +25,8 @@ const { values: opts } = parseArgs({
     algorithm: { type: "string", default: "gp" },
     history: { type: "string", default: "150" },
     seconds: { type: "string", default: "10" },
+    // Pause between probes: 5 ms models a sparse client (each probe wakes idle threads), 0 a busy one.
+    "pause-ms": { type: "string", default: "5" },
   },
 });
 const MAIN = resolve(import.meta.dirname, "..", "server", "main.js");
@@ -120,7 +122,8 @@ async function measure(threads: string[], fit = true): Promise<{ health: number[
       t0 = performance.now();
       await unary(c.report.bind(c), { study: "other", trialId, step: step++, values: [Math.random()], constraintValues: [], metrics: {}, final: false, failed: false, failureReason: "", workerId: "probe" });
       report.push(performance.now() - t0);
-      await new Promise((r) => setTimeout(r, 5));
+      const pause = Number(opts["pause-ms"]);
+      await new Promise((r) => (pause > 0 ? setTimeout(r, pause) : setImmediate(r)));
     }
     stop = true;
     await fitter;
@@ -145,7 +148,9 @@ const row = (label: string, r: Awaited<ReturnType<typeof measure>>): string =>
     pct(r.fitMs, 50).toFixed(1).padStart(10),
   ].join(" ");
 
-console.log(`event loop under a ${opts.algorithm} fit: ${opts.history} completed trials of 6 parameters, ${opts.seconds} s per mode`);
+console.log(
+  `event loop under a ${opts.algorithm} fit: ${opts.history} completed trials of 6 parameters, ${opts.seconds} s per mode, ${opts["pause-ms"]} ms between probes`,
+);
 console.log(["mode".padEnd(28), "health50".padStart(9), "health99".padStart(9), "report50".padStart(9), "report99".padStart(9), "suggests".padStart(9), "suggest50".padStart(10)].join(" "));
 const idle = await measure([], false);
 console.log(row("no fit running (reference)", idle));
