@@ -257,6 +257,26 @@ describe("GpSampler behaviour", () => {
     expect(trials).toHaveLength(20);
   });
 
+  it("observes a pruned trial at the pruner's forecast when there is one", () => {
+    // Complete trials improve towards x = 0.6; pruned trials at 0.8-1.0 all stopped at the same middling value.
+    const line = compileSpace({ parameters: [float("x", 0, 1)] });
+    const next = (forecast: number | undefined): number => {
+      const trials: TrialView[] = [];
+      for (const x of [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6]) trials.push({ id: trials.length, state: "COMPLETE", flat: { x }, values: [1 - x] });
+      for (const x of [0.8, 0.85, 0.9, 0.95, 1]) {
+        trials.push({ id: trials.length, state: "PRUNED", flat: { x }, lastIntermediate: { step: 3, value: 0.5 }, ...(forecast === undefined ? {} : { forecast }) });
+      }
+      const r = new GpSampler(FAST).sample({ space: line, seed: 1, trialId: trials.length, trials, directions: ["minimize"] });
+      if (r.kind !== "params") throw new Error(r.kind);
+      return num(r.flat, "x");
+    };
+    const good = next(0.3); // forecast to end better than the best: observed at the best value
+    const none = next(undefined); // last value, capped below at the median
+    const bad = next(5); // forecast to end far worse
+    expect(good).toBeGreaterThan(none);
+    expect(none).toBeGreaterThan(bad);
+  });
+
   it("bounds its cost: refits on a prefix, models at most maxObservations trials", () => {
     expect([10, 64, 65, 71, 72, 130, 200, 1000].map(refitPoint)).toEqual([10, 64, 64, 64, 72, 128, 192, 960]);
     // 400 finished trials (some failed), 3 running: legal and finite.
