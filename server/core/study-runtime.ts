@@ -600,9 +600,8 @@ export class StudyRuntime {
     }
     const last = t.intermediate[t.intermediate.length - 1];
     if (last && last.step !== undefined && last.values[0] !== undefined) v.lastIntermediate = { step: last.step, value: last.values[0] };
-    if (t.state === "PRUNED" && this.objectiveCount === 1 && t.decisionForecast !== undefined && Number.isFinite(t.decisionForecast)) {
-      v.forecast = t.decisionForecast;
-    }
+    // Only finite forecasts are stored (finish of a PRUNE decision above).
+    if (t.state === "PRUNED" && this.objectiveCount === 1 && t.decisionForecast !== undefined) v.forecast = t.decisionForecast;
     return v;
   }
 }

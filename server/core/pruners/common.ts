@@ -20,7 +20,7 @@ export interface PruneResult {
 
 export const CONTINUE: PruneResult = Object.freeze({ decision: "CONTINUE", reason: "" }) as PruneResult;
 export const prune = (reason: string, forecast?: number): PruneResult =>
-  forecast !== undefined && Number.isFinite(forecast) ? { decision: "PRUNE", reason, forecast } : { decision: "PRUNE", reason };
+  forecast === undefined ? { decision: "PRUNE", reason } : { decision: "PRUNE", reason, forecast };
 
 /** Pruning works on the first objective and its direction. */
 export function directionOf(runtime: StudyRuntime): Direction {

@@ -172,26 +172,6 @@ export class TpeSampler implements Sampler {
   }
 }
 
-/** Observations of a group's dimensions in the given trials (those where every dimension has a legal value). */
-export function observe(g: Group, trials: readonly TrialView[], indices: readonly number[]): Observations {
-  const d = g.dims.length;
-  const m = indices.length;
-  // One buffer, a column of m slots per dimension.
-  const buf = new Float64Array(d * m);
-  let n = 0;
-  for (const ti of indices) {
-    const flat = trials[ti].flat;
-    let ok = true;
-    for (let j = 0; j < d && ok; j++) {
-      const x = encode(g.dims[j], flat[g.dims[j].dim.name]);
-      if (Number.isNaN(x)) ok = false;
-      else buf[j * m + n] = x;
-    }
-    if (ok) n++;
-  }
-  return { n, cols: g.dims.map((_, j) => buf.subarray(j * m, j * m + n)) };
-}
-
 /** nc joint draws from the estimator: legal values, and their coordinates for evaluation. */
 function drawCandidates(g: Group, est: ParzenEstimator, nc: number, rng: Rng): { cols: CandidateCol[]; values: ScalarValue[][] } {
   const d = g.dims.length;

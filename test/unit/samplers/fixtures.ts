@@ -4,6 +4,9 @@
 import { expect } from "vitest";
 import type { TrialState } from "../../../server/core/model.js";
 import type { SampleContext, Sampler, TrialView } from "../../../server/core/samplers/sampler.js";
+import { encode } from "../../../server/core/samplers/tpe/history.js";
+import type { Observations } from "../../../server/core/samplers/tpe/parzen.js";
+import type { Group } from "../../../server/core/samplers/tpe/space-model.js";
 import {
   compileSpace,
   scalarInDomain,
@@ -133,3 +136,27 @@ export const numbers = (points: FlatParams[], name: string): number[] =>
 
 /** Fraction of xs satisfying pred. */
 export const share = (xs: readonly number[], pred: (x: number) => boolean): number => xs.filter(pred).length / xs.length;
+
+/**
+ * Observations of a group's dimensions in the given trials (those where every
+ * dimension has a legal value), computed from scratch: the reference that
+ * TPE's incremental history (tpe/history.ts) is tested against.
+ */
+export function observe(g: Group, trials: readonly TrialView[], indices: readonly number[]): Observations {
+  const d = g.dims.length;
+  const m = indices.length;
+  // One buffer, a column of m slots per dimension.
+  const buf = new Float64Array(d * m);
+  let n = 0;
+  for (const ti of indices) {
+    const flat = trials[ti].flat;
+    let ok = true;
+    for (let j = 0; j < d && ok; j++) {
+      const x = encode(g.dims[j], flat[g.dims[j].dim.name]);
+      if (Number.isNaN(x)) ok = false;
+      else buf[j * m + n] = x;
+    }
+    if (ok) n++;
+  }
+  return { n, cols: g.dims.map((_, j) => buf.subarray(j * m, j * m + n)) };
+}

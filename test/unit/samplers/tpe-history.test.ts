@@ -3,13 +3,13 @@ import type { Direction, TrialState } from "../../../server/core/model.js";
 import { createRng } from "../../../server/core/rng.js";
 import { fromUnit } from "../../../server/core/samplers/domain-map.js";
 import type { TrialView } from "../../../server/core/samplers/sampler.js";
-import { defaultGamma, defaultWeights, observe, ParzenEstimator, TpeSampler } from "../../../server/core/samplers/tpe.js";
+import { defaultGamma, defaultWeights, ParzenEstimator, TpeSampler } from "../../../server/core/samplers/tpe.js";
 import { TpeHistory, type IndexSource } from "../../../server/core/samplers/tpe/history.js";
 import { DEFAULT_TPE_SETTINGS } from "../../../server/core/samplers/tpe/settings.js";
 import { spaceModel, type Group } from "../../../server/core/samplers/tpe/space-model.js";
 import { splitTrials } from "../../../server/core/samplers/tpe/split.js";
 import { compileSpace, type CompiledSpace, type FlatParams } from "../../../server/core/space.js";
-import { float, int, nestedSpace } from "./fixtures.js";
+import { float, int, nestedSpace, observe } from "./fixtures.js";
 
 const all = (src: IndexSource): number[] => Array.from({ length: src.n }, (_, p) => src.at(p));
 

@@ -2,12 +2,12 @@ import { describe, expect, it } from "vitest";
 import type { Direction } from "../../../server/core/model.js";
 import { createSampler, TpeSampler } from "../../../server/core/samplers/index.js";
 import type { SampleContext, TrialView } from "../../../server/core/samplers/sampler.js";
-import { defaultGamma, defaultWeights, ParzenEstimator, observe, type TpeSettings } from "../../../server/core/samplers/tpe.js";
+import { defaultGamma, defaultWeights, ParzenEstimator, type TpeSettings } from "../../../server/core/samplers/tpe.js";
 import { erfc, logGaussMass, logNdtr } from "../../../server/core/samplers/tpe/gauss.js";
 import { spaceModel } from "../../../server/core/samplers/tpe/space-model.js";
 import { splitTrials } from "../../../server/core/samplers/tpe/split.js";
 import { compileSpace, type CompiledSpace, type FlatParams } from "../../../server/core/space.js";
-import { cat, edgeSpace, expectValid, float, int, nestedSpace, scheduleSpace, when } from "./fixtures.js";
+import { cat, edgeSpace, expectValid, float, int, nestedSpace, observe, scheduleSpace, when } from "./fixtures.js";
 
 const square = compileSpace({ parameters: [float("x", 0, 1), float("y", 0, 1)] });
 
