@@ -11,7 +11,7 @@ import { TrialPruned } from "../../client/trial-pruned.js";
 import type { TrialParams } from "../../client/params.js";
 import { addNoise, augmentImages, isImageAugment, mixup, type Augment } from "./augment.js";
 import type { Tf } from "./backend.js";
-import { seededRandom, type Task } from "./data.js";
+import { seededRandom, shuffle, type Task } from "./data.js";
 import { fitPreprocessor, outputWidth, transform, type Preprocessor, type Selection } from "./preprocess.js";
 
 export type Activation = "relu" | "tanh" | "elu" | "selu";
@@ -257,6 +257,14 @@ function startFold(tf: Tf, data: TrainData, p: MlpParams, seed: number): FoldSta
   return { data, trained, baseX, baseT, width, outputs, random: seededRandom(seed) };
 }
 
+/**
+ * The model's Dropout layers, as the one field this module sets on them
+ * (`seed`, read by Dropout.call on every training batch).
+ */
+function dropoutLayers(model: LayersModel): Array<{ seed?: number }> {
+  return model.layers.filter((l) => l.getClassName() === "Dropout").map((l) => l as unknown as { seed?: number });
+}
+
 /** One epoch of one fold (augmentation redrawn); resolves to the epoch's training loss. */
 async function fitEpoch(tf: Tf, f: FoldState, p: MlpParams, options: TrainOptions): Promise<number> {
   const { model } = f.trained;
@@ -271,15 +279,34 @@ async function fitEpoch(tf: Tf, f: FoldState, p: MlpParams, options: TrainOption
       ({ x, targets: t } = mixup(f.baseX, f.baseT, Math.max(0.05, p.augmentStrength), f.random));
     }
   }
-  const xs = tf.tensor2d(x, [x.length, f.width]);
-  const ts = tf.tensor2d(t, [t.length, f.outputs]);
+  // Batches are drawn in an order from the fold's seeded generator: fit's
+  // own shuffle uses Math.random, which made a trial irreproducible.
+  const order = shuffle(
+    x.map((_, i) => i),
+    f.random,
+  );
+  const xs = tf.tensor2d(
+    order.map((i) => x[i]),
+    [x.length, f.width],
+  );
+  const ts = tf.tensor2d(
+    order.map((i) => t[i]),
+    [t.length, f.outputs],
+  );
+  const dropouts = dropoutLayers(model);
   try {
     const history = await model.fit(xs, ts, {
       epochs: 1,
       batchSize: Math.round(p.batchSize),
-      shuffle: true,
+      shuffle: false,
       verbose: 0,
       callbacks: {
+        onBatchBegin: () => {
+          // A Dropout layer with a fixed seed draws the same mask for every
+          // batch; a fresh seed per batch from the fold's generator keeps
+          // masks independent and the run reproducible.
+          for (const d of dropouts) d.seed = Math.floor(f.random() * 2 ** 31);
+        },
         onBatchEnd: () => {
           if (options.shouldPrune?.() === true || options.signal?.aborted === true) model.stopTraining = true;
         },

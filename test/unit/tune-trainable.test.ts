@@ -20,6 +20,7 @@ import { saveModel } from "../../gpu-runner/tfjs/save.js";
 import { buildModel, DEFAULT_PARAMS, predict, predictionLoss, trainFolds, trainMlp, type EpochInfo, type TrainData } from "../../gpu-runner/tfjs/trainable.js";
 import { autoEpochs, autoFolds } from "../../gpu-runner/tfjs/tune.js";
 import { Registry } from "prom-client";
+import type { Tensor } from "@tensorflow/tfjs";
 
 const DATA = join(import.meta.dirname, "..", "..", "examples", "tune", "data");
 
@@ -191,6 +192,42 @@ describe("linear models, k folds and refits", () => {
     expect(w(a)).toEqual(w(b));
     expect(w(a)).not.toEqual(w(c));
     [a, b, c].forEach((m) => m.dispose());
+  });
+
+  it("a trial is reproducible: the same seed trains the same curve (batch order and dropout masks are seeded)", async () => {
+    const p = { ...DEFAULT_PARAMS, layers: 2, units: 32, dropout: 0.3, batchSize: 16, augment: "noise", augmentStrength: 0.1, maxEpochs: 4, patience: 10 };
+    const run = async (seed: number): Promise<{ curve: number[]; w: number[] }> => {
+      const m = await trainMlp(tf, data, p, { seed });
+      const out = { curve: m.curve.map((e) => e.loss), w: Array.from(m.model.getWeights()[0].dataSync()) };
+      m.model.dispose();
+      return out;
+    };
+    const a = await run(3);
+    const b = await run(3);
+    const c = await run(4);
+    expect(b.curve).toEqual(a.curve);
+    expect(b.w).toEqual(a.w);
+    expect(c.w).not.toEqual(a.w);
+  });
+
+  it("dropout draws a fresh mask for every training batch", async () => {
+    const model = buildModel(tf, { ...DEFAULT_PARAMS, layers: 1, units: 64, dropout: 0.5 }, 30, 2, true, 1);
+    const dropout = model.layers.find((l) => l.getClassName() === "Dropout");
+    expect(dropout).toBeDefined();
+    const masks: string[] = [];
+    const x = tf.ones([4, 64]);
+    // What fitEpoch does before each batch: a new seed, then a training-mode call.
+    const seeded = dropout as unknown as { seed?: number };
+    for (const seed of [11, 12, 11]) {
+      seeded.seed = seed;
+      const y = dropout!.apply(x, { training: true }) as Tensor;
+      masks.push(Array.from(y.dataSync()).map((v) => (v === 0 ? "0" : "1")).join(""));
+      y.dispose();
+    }
+    x.dispose();
+    model.dispose();
+    expect(masks[0]).not.toEqual(masks[1]);
+    expect(masks[2]).toEqual(masks[0]);
   });
 
   it("trains k folds in lockstep on a pooled validation score and returns out-of-fold predictions", async () => {
