@@ -13,8 +13,8 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createSampler } from "../server/core/samplers/index.js";
-import type { TrialView } from "../server/core/samplers/sampler.js";
+import { createSampler, TPE_MULTIVARIATE_BY_DEFAULT, TpeSampler } from "../server/core/samplers/index.js";
+import type { Sampler, TrialView } from "../server/core/samplers/sampler.js";
 import { compileSpace, type CompiledSpace, type ParameterDef, type ScalarValue } from "../server/core/space.js";
 
 // ---------------------------------------------------------------- definitions
@@ -195,6 +195,19 @@ export function loadFunctions(file = FUNCTIONS_FILE): BenchFunction[] {
 // ---------------------------------------------------------------- running
 
 /**
+ * A TPE contender with another number of start-up trials than the default,
+ * `tpe@startup=10` (also tpe_independent@, tpe_multivariate@): how the
+ * default was chosen (bench/README.md, "TPE start-up trials").
+ */
+const TPE_STARTUP = /^(tpe|tpe_independent|tpe_multivariate)@startup=(\d+)$/;
+
+function buildSampler(algorithm: string, seed: number, space: CompiledSpace, maxTrials: number): Sampler {
+  const m = TPE_STARTUP.exec(algorithm);
+  if (m !== null) return new TpeSampler({ multivariate: m[1] === "tpe_multivariate" || (m[1] === "tpe" && TPE_MULTIVARIATE_BY_DEFAULT), nStartupTrials: Number(m[2]) }, algorithm);
+  return createSampler({ name: algorithm, seed }, space, "algorithm", { objectives: 1, maxTrials }).sampler;
+}
+
+/**
  * Best value after each budget. Samplers never see the budget, so one run of
  * the largest serves all, except `auto`, which is told the budget (as a study's
  * max_trials) and may choose differently for each: it runs once per budget.
@@ -202,7 +215,7 @@ export function loadFunctions(file = FUNCTIONS_FILE): BenchFunction[] {
 export function runHpod(algorithm: string, fn: BenchFunction, seed: number, budgets: readonly number[]): number[] {
   if (algorithm === "auto" && budgets.length > 1) return budgets.map((b) => runHpod(algorithm, fn, seed, [b])[0] as number);
   const max = Math.max(...budgets);
-  const { sampler } = createSampler({ name: algorithm, seed }, fn.space, "algorithm", { objectives: 1, maxTrials: max });
+  const sampler = buildSampler(algorithm, seed, fn.space, max);
   const trials: TrialView[] = [];
   let best = Number.POSITIVE_INFINITY;
   const bestAt: number[] = [];
@@ -436,7 +449,7 @@ function main(): void {
   const results: Results = {};
   for (const alg of o.algorithms) {
     // Fail before running anything when the name is unknown.
-    createSampler({ name: alg, seed: 1 }, fns[0].space, "algorithm");
+    buildSampler(alg, 1, fns[0].space, 0);
     const t0 = performance.now();
     results[alg] = {};
     for (const fn of fns) {

@@ -279,6 +279,21 @@ describe("ensemble selection", () => {
     expect(choice.score).toBe(1);
   });
 
+  it("selects by log loss: a confident miss costs more than a hesitant right answer", () => {
+    // sharp is right on 3 rows of 4 but certain of its miss; soft is right
+    // on 2 of 4 with hesitant probabilities. Accuracy prefers sharp; the log
+    // loss (0.65 against 1.16 for sharp) prefers soft.
+    const sharp = { id: 1, predictions: [[0.99, 0.01], [0.99, 0.01], [0.01, 0.99], [0.99, 0.01]] };
+    const soft = { id: 2, predictions: [[0.6, 0.4], [0.45, 0.55], [0.4, 0.6], [0.55, 0.45]] };
+    const one = selectEnsemble("classification", y, [sharp, soft], { maxMembers: 1 });
+    expect(one.members).toEqual([{ id: 2, weight: 1 }]);
+    expect(one.score).toBe(0.5);
+    expect(one.loss).toBeCloseTo(predictionLoss("classification", soft.predictions, y), 12);
+    // With NaN predictions a candidate ranks last instead of poisoning the choice.
+    const broken = { id: 3, predictions: y.map(() => [NaN, NaN]) };
+    expect(selectEnsemble("classification", y, [broken, soft], { maxMembers: 1 }).members).toEqual([{ id: 2, weight: 1 }]);
+  });
+
   it("blends complementary candidates", () => {
     // a is wrong on row 3, b on row 0; their mean is right everywhere.
     const a = { id: 1, predictions: [[0.9, 0.1], [0.6, 0.4], [0.4, 0.6], [0.6, 0.4]] };
@@ -287,7 +302,8 @@ describe("ensemble selection", () => {
     expect(choice.score).toBe(1);
     expect(choice.members.map((m) => m.id).sort()).toEqual([1, 2]);
     expect(choice.members.reduce((s, m) => s + m.weight, 0)).toBeCloseTo(1, 12);
-    expect(selectEnsemble("classification", y, [a, b], { maxMembers: 1 }).members).toEqual([{ id: 1, weight: 1 }]);
+    // One member: the lower log loss (b: 0.481 against a's 0.511), not the first.
+    expect(selectEnsemble("classification", y, [a, b], { maxMembers: 1 }).members).toEqual([{ id: 2, weight: 1 }]);
     expect(blend([{ predictions: [[1, 0]], weight: 3 }, { predictions: [[0, 1]], weight: 1 }])).toEqual([[0.75, 0.25]]);
     expect(predictionLoss("regression", [[1], [3]], [2, 2])).toBe(1);
   });

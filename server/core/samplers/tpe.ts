@@ -18,8 +18,8 @@
  * distance for ties.
  *
  * Beyond Optuna: failures also feed a feasibility factor P(no failure | x)
- * (TpeSettings.failureModel), and the start-up points are scrambled Sobol
- * points. Candidates are scored with bandwidth-weighted kernels in the
+ * (TpeSettings.failureModel), and the start-up points are 6 (not 10)
+ * scrambled Sobol points. Candidates are scored with bandwidth-weighted kernels in the
  * independent variant, which is how Optuna 3.1 effectively scores them
  * (TpeSettings.bandwidthWeighted). Defaults and their measurements:
  * tpe/settings.ts and bench/README.md.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Direction } from "../../../server/core/model.js";
-import { createSampler, TpeSampler } from "../../../server/core/samplers/index.js";
+import { createSampler, DEFAULT_TPE_SETTINGS, TpeSampler } from "../../../server/core/samplers/index.js";
 import type { SampleContext, TrialView } from "../../../server/core/samplers/sampler.js";
 import { defaultGamma, defaultWeights, ParzenEstimator, type TpeSettings } from "../../../server/core/samplers/tpe.js";
 import { erfc, logGaussMass, logNdtr } from "../../../server/core/samplers/tpe/gauss.js";
@@ -66,15 +66,17 @@ describe.each([
     expect(first[1]).not.toEqual(first[0]);
   });
 
-  it("uses the start-up sampler for the first 10 informative trials, then the model", () => {
+  it("uses the start-up sampler for the first nStartupTrials (6) informative trials, then the model", () => {
+    const n = DEFAULT_TPE_SETTINGS.nStartupTrials;
+    expect(n).toBe(6);
     const s = make();
-    const { points, trials } = optimise(s, square, 3, 10, bowl);
+    const { points, trials } = optimise(s, square, 3, n, bowl);
     const q = createSampler({ name: "quasi_random", seed: 3 }, square).sampler;
     points.forEach((p, id) => expect(q.sample(ctx(square, 3, id, []))).toEqual({ kind: "params", flat: p }));
     // RUNNING trials do not count as information.
-    const running = trials.slice(0, 9).concat([{ id: 9, state: "RUNNING", flat: points[9] }]);
-    expect(s.sample(ctx(square, 3, 10, running))).toEqual(q.sample(ctx(square, 3, 10, [])));
-    expect(s.sample(ctx(square, 3, 10, trials))).not.toEqual(q.sample(ctx(square, 3, 10, [])));
+    const running = trials.slice(0, n - 1).concat([{ id: n - 1, state: "RUNNING", flat: points[n - 1] }]);
+    expect(s.sample(ctx(square, 3, n, running))).toEqual(q.sample(ctx(square, 3, n, [])));
+    expect(s.sample(ctx(square, 3, n, trials))).not.toEqual(q.sample(ctx(square, 3, n, [])));
   });
 
   it("concentrates on the bowl's minimum after the start-up points", () => {
