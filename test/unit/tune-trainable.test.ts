@@ -195,7 +195,7 @@ describe("linear models, k folds and refits", () => {
   });
 
   it("a trial is reproducible: the same seed trains the same curve (batch order and dropout masks are seeded)", async () => {
-    const p = { ...DEFAULT_PARAMS, layers: 2, units: 32, dropout: 0.3, batchSize: 16, augment: "noise", augmentStrength: 0.1, maxEpochs: 4, patience: 10 };
+    const p = { ...DEFAULT_PARAMS, layers: 2, units: 32, dropout: 0.3, batchSize: 16, augment: "noise" as const, augmentStrength: 0.1, maxEpochs: 4, patience: 10 };
     const run = async (seed: number): Promise<{ curve: number[]; w: number[] }> => {
       const m = await trainMlp(tf, data, p, { seed });
       const out = { curve: m.curve.map((e) => e.loss), w: Array.from(m.model.getWeights()[0].dataSync()) };
