@@ -8,7 +8,8 @@
  * The baselines train on train + validation (all non-test rows).
  *
  *   npm run build && node dist/bench/tune.js [--datasets breast_cancer,wine,digits,diabetes]
- *     [--seeds 0,1,2] [--trials 40] [--epochs auto] [--folds auto] [--ensemble 5] [--refit-seeds auto] [--no-bag] [--no-refit] [--out bench-tune-out]
+ *     [--seeds 0,1,2] [--trials 40] [--epochs auto] [--folds auto] [--ensemble 5] [--refit-seeds auto] [--no-bag] [--no-refit]
+ *     [--pruner median] [--out bench-tune-out]
  *
  * The table's "tuned" column is the final model's test score (refit on train
  * + validation, the top --ensemble trials averaged, as `hpo tune` does);
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     "no-refit": { type: "boolean", default: false },
     "no-bag": { type: "boolean", default: false },
     "refit-seeds": { type: "string", default: "auto" },
+    pruner: { type: "string", default: "median" },
     out: { type: "string", default: "bench-tune-out" },
   },
 });
@@ -82,7 +84,7 @@ for (const name of values.datasets.split(",")) {
       bag: values["no-bag"] !== true,
       ...(values["refit-seeds"] !== "auto" ? { refitSeeds: Number(values["refit-seeds"]) } : {}),
       algorithm: "auto",
-      pruner: "median",
+      pruner: values.pruner,
       gpus: "none",
       out: join(values.out, `${name}-seed${seed}`),
       seed,

@@ -9,6 +9,7 @@ import { ProtoJsonError } from "../proto-json.js";
 import { parseCommandLine, type CommandName, type OptionValues } from "./args.js";
 import { adminBackup } from "./commands/admin.js";
 import { exportCommand } from "./commands/export.js";
+import { predictArgv, predictMain } from "./commands/predict.js";
 import { runnerArgv, runnerMain } from "./commands/runner.js";
 import { studyCreate, studyDelete, studyGet, studyList, studyPause, studyResume, studyStop } from "./commands/study.js";
 import { bestCommand, trialsCommand } from "./commands/trials.js";
@@ -54,6 +55,9 @@ export async function runCli(argv: readonly string[], io: CliIo, signal: AbortSi
   // `hpo tune` too (client/cli/commands/tune.ts).
   const tuneArgs = tuneArgv(argv);
   if (tuneArgs !== undefined) return tuneMain(tuneArgs, io, signal);
+  // And `hpo predict` (client/cli/commands/predict.ts).
+  const predictArgs = predictArgv(argv);
+  if (predictArgs !== undefined) return predictMain(predictArgs, io);
   let ctx: CliContext | undefined;
   try {
     const line = parseCommandLine(argv, io.env);

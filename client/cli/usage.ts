@@ -25,6 +25,9 @@ Commands:
   tune --data FILE --target COL [...]         tune a built-in TensorFlow.js MLP on a CSV file
                                               (embedded daemon unless --address); see
                                               hpo tune --help and docs/TUNE.md
+  predict --model DIR --data FILE [...]       apply a model saved by hpo tune to a CSV file
+                                              (scored when it has the target column); see
+                                              hpo predict --help
   admin backup --out DIR                      online backup of the daemon's store into DIR
                                               (on the daemon's host; must not exist yet;
                                               restore with hpod serve --data-dir DIR; reads

@@ -308,7 +308,7 @@ export function portfolio(epochs: number, trainRows: number): Array<Record<strin
 }
 
 /** One final model with its weight in the ensemble. */
-interface FinalPart {
+export interface FinalPart {
   trial: number;
   weight: number;
   model: TrainedModel;
@@ -326,7 +326,7 @@ export function predictEnsemble(tf: Tf, parts: ReadonlyArray<{ model: TrainedMod
  * and ensemble.json (the weighted mean of their outputs). Returns
  * model.json's or ensemble.json's path.
  */
-async function saveFinal(tf: Tf, parts: readonly FinalPart[], dir: string, extra: Record<string, unknown>): Promise<string> {
+export async function saveFinal(tf: Tf, parts: readonly FinalPart[], dir: string, extra: Record<string, unknown>): Promise<string> {
   if (parts.length === 1) return saveModel(tf, parts[0].model, dir, { ...extra, trial: parts[0].trial, params: parts[0].scalar });
   const members: Array<{ trial: number; weight: number; model: string; preprocess: string; params: Record<string, ScalarParam> }> = [];
   for (let i = 0; i < parts.length; i++) {

@@ -4,7 +4,6 @@
  * CLI) and once against a daemon given with --address; plus the exit status
  * of a data error. Needs `npm run build` (dist/).
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 
@@ -12,21 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { HpodClient } from "../../client/hpod-client.js";
 import { TrialState } from "../../client/gen/hpod/v1/trial.js";
-import { CLI_MAIN, removeDir, ROOT, startDaemon, tempDir, type Daemon } from "../helpers/daemon.js";
+import { hpoCli as hpo, removeDir, ROOT, startDaemon, tempDir, type Daemon } from "../helpers/daemon.js";
 
 const DATA = join(ROOT, "examples", "tune", "data", "breast_cancer.csv");
 const HAS_RSVG = (process.env.PATH ?? "").split(delimiter).some((d) => d !== "" && existsSync(join(d, "rsvg-convert")));
-
-function hpo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HPOD_ADDRESS: "" } });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
-    proc.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-    proc.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach(removeDir));

@@ -87,3 +87,15 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
     },
   };
 }
+
+/** Runs the built `hpo` CLI to completion (no daemon address from the environment). */
+export function hpoCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, HPOD_ADDRESS: "" } });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    proc.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    proc.on("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
