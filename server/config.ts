@@ -55,6 +55,13 @@ export interface DaemonConfig {
   insecure: boolean;
   /** Unary calls in flight per client before RESOURCE_EXHAUSTED. Default 256. */
   maxPendingPerClient: number;
+  /**
+   * Shut down (as on SIGTERM) when standard input reaches end-of-file. For a
+   * parent that starts a private daemon with a pipe on its stdin (`hpo
+   * tune`): the kernel closes the pipe when the parent dies, even by SIGKILL,
+   * so the daemon never outlives it. Default false.
+   */
+  exitWithStdin: boolean;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +93,7 @@ interface Source {
   reflection?: string;
   insecure?: string | number | boolean;
   maxPendingPerClient?: string | number;
+  exitWithStdin?: string | number | boolean;
 }
 
 /** Keys as written in flags, environment variables and config files. */
@@ -111,6 +119,7 @@ const KEYS: Array<{ key: keyof Source; flag: string; env: string; file: string; 
   { key: "reflection", flag: "reflection", env: "HPOD_REFLECTION", file: "reflection" },
   { key: "insecure", flag: "insecure", env: "HPOD_INSECURE", file: "insecure", boolean: true, switch: true },
   { key: "maxPendingPerClient", flag: "max-pending-per-client", env: "HPOD_MAX_PENDING_PER_CLIENT", file: "max_pending_per_client" },
+  { key: "exitWithStdin", flag: "exit-with-stdin", env: "HPOD_EXIT_WITH_STDIN", file: "exit_with_stdin", boolean: true, switch: true },
 ];
 
 export const SERVE_USAGE = `usage: hpod serve [options]
@@ -126,6 +135,9 @@ export const SERVE_USAGE = `usage: hpod serve [options]
   --lease-sweep-ms N        how often heartbeat leases are checked (default 1000)
   --sampler-threads N       worker threads for TPE, GP, CMA-ES, ... (0: on the event loop; default cores-1, 1..4)
   --sampler-niceness N      nice value of those threads, 0..19, so RPCs preempt fits (default 10)
+  --exit-with-stdin         shut down cleanly when stdin reaches end-of-file (for a parent that
+                            starts a private daemon on a pipe, as hpo tune does: it then never
+                            outlives its parent, even one killed with SIGKILL)
 
 operations (each also HPOD_<FLAG> in the environment and <flag_with_underscores> in the file):
   --metrics-listen HOST:PORT  /metrics, /healthz, /readyz over HTTP (default ${DEFAULT_METRICS_LISTEN});
@@ -262,6 +274,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     tokensFile: str("tokensFile"),
     reflection,
     insecure: bool(get("insecure") ?? false, "insecure"),
+    exitWithStdin: bool(get("exitWithStdin") ?? false, "exit-with-stdin"),
     maxPendingPerClient: positiveInt(get("maxPendingPerClient") ?? 256, "max pending per client"),
   };
 }

@@ -59,6 +59,12 @@ async function serve(cfg: DaemonConfig, log: Logger): Promise<void> {
   const onSignal = (signal: string): void => (stop ? stop(signal) : void (early ??= signal));
   process.on("SIGTERM", () => onSignal("SIGTERM"));
   process.on("SIGINT", () => onSignal("SIGINT"));
+  if (cfg.exitWithStdin) {
+    // EOF on the pipe means the parent is gone (or closed it on purpose).
+    process.stdin.once("end", () => onSignal("stdin closed"));
+    process.stdin.once("error", () => onSignal("stdin closed"));
+    process.stdin.resume();
+  }
   let reload: (() => void) | undefined;
   process.on("SIGHUP", () => (reload ? reload() : log.warn("SIGHUP ignored: still starting")));
 

@@ -148,8 +148,10 @@ export async function startEmbeddedDaemon(dataDir: string | undefined, log: (lin
   const main = resolve(import.meta.dirname, "..", "..", "server", "main.js");
   const ownDir = dataDir === undefined;
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "hpo-tune-"));
-  const proc: ChildProcess = spawn(process.execPath, [main, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--metrics-listen", "off", "--log-format", "json"], {
-    stdio: ["ignore", "ignore", "pipe"],
+  // stdin is a pipe the daemon watches (--exit-with-stdin): if this process
+  // dies without stopping it, even by SIGKILL, the daemon shuts down too.
+  const proc: ChildProcess = spawn(process.execPath, [main, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--metrics-listen", "off", "--log-format", "json", "--exit-with-stdin"], {
+    stdio: ["pipe", "ignore", "pipe"],
   });
   const lines: string[] = [];
   const exited = new Promise<void>((res) => proc.once("exit", () => res()));

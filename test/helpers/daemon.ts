@@ -39,6 +39,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Milliseconds to wait for the listening line. */
   timeoutMs?: number;
+  /** "pipe" gives the daemon a stdin pipe (proc.stdin), for --exit-with-stdin. Default "ignore". */
+  stdin?: "pipe" | "ignore";
 }
 
 export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
@@ -47,7 +49,7 @@ export async function startDaemon(opts: StartOptions = {}): Promise<Daemon> {
   const proc = spawn(process.execPath, args, {
     // Metrics off unless a test asks: parallel daemons would all contend for the default port.
     env: { ...process.env, HPOD_LOG_FORMAT: "json", HPOD_METRICS_LISTEN: "off", ...opts.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: [opts.stdin ?? "ignore", "pipe", "pipe"],
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((res) => proc.once("exit", (code) => res(code)));

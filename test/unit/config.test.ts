@@ -32,7 +32,7 @@ function configError(fn: () => unknown): ConfigError {
 const KNOWN =
   "listen, data_dir, log_level, log_format, max_message_bytes, drain_timeout_ms, lease_sweep_ms, sampler_threads, sampler_niceness, " +
   "metrics_listen, metrics_per_study, metrics_tls_cert, metrics_tls_key, metrics_auth, tls_cert, tls_key, tls_client_ca, " +
-  "tokens_file, reflection, insecure, max_pending_per_client";
+  "tokens_file, reflection, insecure, max_pending_per_client, exit_with_stdin";
 
 /** The operations and security keys' defaults (TLS files and the tokens file are unset). */
 const OPS_DEFAULTS: Partial<DaemonConfig> = {
@@ -44,6 +44,7 @@ const OPS_DEFAULTS: Partial<DaemonConfig> = {
   insecure: false,
   maxPendingPerClient: 256,
   samplerNiceness: 10,
+  exitWithStdin: false,
 };
 
 describe("defaults", () => {
@@ -281,6 +282,7 @@ describe("operations and security keys", () => {
       "--reflection", "off",
       "--insecure",
       "--max-pending-per-client", "8",
+      "--exit-with-stdin",
     ];
     const expected = {
       metricsListen: "0.0.0.0:9000",
@@ -296,6 +298,7 @@ describe("operations and security keys", () => {
       reflection: "off",
       insecure: true,
       maxPendingPerClient: 8,
+      exitWithStdin: true,
     };
     expect(loadConfig(flags, {})).toMatchObject(expected);
     const env = {
@@ -311,6 +314,7 @@ describe("operations and security keys", () => {
       HPOD_REFLECTION: "off",
       HPOD_INSECURE: "1",
       HPOD_MAX_PENDING_PER_CLIENT: "8",
+      HPOD_EXIT_WITH_STDIN: "1",
     };
     expect(loadConfig([], env)).toMatchObject(expected);
     const yaml = file(
@@ -328,6 +332,7 @@ describe("operations and security keys", () => {
         "reflection: 'off'",
         "insecure: true",
         "max_pending_per_client: 8",
+        "exit_with_stdin: true",
         "",
       ].join("\n"),
     );
