@@ -5,7 +5,9 @@
  * checks and of Report calls on another study, with the sampler worker
  * threads (the default: niced so RPCs preempt fits), with the threads at
  * normal priority (`--sampler-niceness 0`), and with `--sampler-threads 0`
- * (fits on the event loop), side by side, after a reference with no fit.
+ * (fits on the event loop), side by side, after two references: no fit, and
+ * the same Suggest + Report loop with the random sampler (its RPC and write
+ * load without a fit).
  *
  *   node dist/bench/event-loop.js [--algorithm gp] [--history 150] [--seconds 10] [--pause-ms 5]
  */
@@ -76,13 +78,13 @@ function studyOf(name: string, algorithm: string, dims: number): Study {
   });
 }
 
-async function measure(threads: string[], fit = true): Promise<{ health: number[]; report: number[]; suggests: number; fitMs: number[] }> {
+async function measure(threads: string[], fit = true, algorithm = opts.algorithm): Promise<{ health: number[]; report: number[]; suggests: number; fitMs: number[] }> {
   const dir = mkdtempSync(join(tmpdir(), "hpod-evloop-"));
   const { proc, address } = await startDaemon(dir, threads);
   const c = new HpodServiceClient(address, grpc.credentials.createInsecure());
   const raw = new grpc.Client(address, grpc.credentials.createInsecure());
   try {
-    await unary(c.createStudy.bind(c), { study: studyOf("fit", opts.algorithm, 6), loadIfExists: false });
+    await unary(c.createStudy.bind(c), { study: studyOf("fit", algorithm, 6), loadIfExists: false });
     await unary(c.createStudy.bind(c), { study: studyOf("other", "random", 2), loadIfExists: false });
     for (let i = 0; i < Number(opts.history); i++) {
       const params = Object.fromEntries(Array.from({ length: 6 }, (_, k) => [`x${k}`, { kind: { $case: "numberValue" as const, value: Math.random() } }]));
@@ -154,6 +156,10 @@ console.log(
 console.log(["mode".padEnd(28), "health50".padStart(9), "health99".padStart(9), "report50".padStart(9), "report99".padStart(9), "suggests".padStart(9), "suggest50".padStart(10)].join(" "));
 const idle = await measure([], false);
 console.log(row("no fit running (reference)", idle));
+// The same Suggest + Report loop with the random sampler: the RPC and durable-write load of the loop without
+// any fit, so the rows below can be read against it (a fast fit, TPE's, makes the loop itself the load).
+const loopOnly = await measure([], true, "random");
+console.log(row("same loop, random (no fit)", loopOnly));
 const pooled = await measure([]);
 console.log(row("worker threads (default)", pooled));
 const normal = await measure(["--sampler-niceness", "0"]);
