@@ -41,6 +41,12 @@ describe("tuneMain usage", () => {
     [["--data", "f.csv", "--target", "y", "--task", "ranking"], /--task must be classification or regression/],
     [["--data", "f.csv", "--target", "y", "--backend", "webgpu"], /--backend must be one of/],
     [["--data", "f.csv", "--target", "y", "--bogus"], /Unknown option '--bogus'/],
+    [["--data", "f.csv", "--target", "y", "--folds", "0"], /--folds must be an integer >= 1, got "0"/],
+    [["--data", "f.csv", "--target", "y", "--folds", "2.5"], /--folds must be an integer >= 1, got "2.5"/],
+    [["--data", "f.csv", "--target", "y", "--ensemble", "0"], /--ensemble must be an integer >= 1, got "0"/],
+    [["--data", "f.csv", "--target", "y", "--refit-seeds=-1"], /--refit-seeds must be an integer >= 1, got "-1"/],
+    [["--data", "f.csv", "--target", "y", "--refit-seeds", "-1"], /argument is ambiguous/],
+    [["--data", "f.csv", "--target", "y", "--refit-seeds", "many"], /--refit-seeds must be an integer >= 1, got "many"/],
   ])("%j exits 2", async (argv, message) => {
     const t = io();
     expect(await tuneMain(argv, t.io, new AbortController().signal)).toBe(2);
