@@ -38,9 +38,10 @@ function unary<Req, Res>(fn: (req: Req, cb: (e: grpc.ServiceError | null, r: Res
 }
 
 async function startDaemon(dataDir: string, extra: string[]): Promise<{ proc: ChildProcess; address: string }> {
-  const proc = spawn(process.execPath, [MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--metrics-listen", "off", ...extra], {
+  const proc = spawn(process.execPath, [MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--metrics-listen", "off", "--exit-with-stdin", ...extra], {
     env: { ...process.env, HPOD_LOG_FORMAT: "json" },
-    stdio: ["ignore", "ignore", "pipe"],
+    // A stdin pipe the daemon watches: it stops when the bench dies, however it dies.
+    stdio: ["pipe", "ignore", "pipe"],
   });
   const address = await new Promise<string>((ok, fail) => {
     createInterface({ input: proc.stderr! }).on("line", (l) => {

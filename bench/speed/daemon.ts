@@ -44,9 +44,10 @@ export interface StartOptions {
 export async function startDaemon(o: StartOptions = {}): Promise<DaemonHandle> {
   const dataDir = mkdtempSync(join(tmpdir(), o.prefix ?? "hpod-speed-"));
   const extra = [...(o.metrics ? ["--metrics-listen", "127.0.0.1:0"] : []), ...(o.args ?? [])];
-  const proc = spawn(process.execPath, [DAEMON_MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, ...extra], {
+  const proc = spawn(process.execPath, [DAEMON_MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--exit-with-stdin", ...extra], {
     env: { ...process.env, HPOD_LOG_FORMAT: "json" },
-    stdio: ["ignore", "ignore", "pipe"],
+    // A stdin pipe the daemon watches: it stops when the bench dies, however it dies.
+    stdio: ["pipe", "ignore", "pipe"],
   });
   const logs: string[] = [];
   const exited = new Promise<number | null>((res) => proc.once("exit", (code) => res(code)));

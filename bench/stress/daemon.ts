@@ -34,9 +34,10 @@ export function freshDir(prefix = "hpod-stress-"): string {
 export async function startStressDaemon(opts: { dataDir?: string; args?: string[]; timeoutMs?: number } = {}): Promise<StressDaemon> {
   const dataDir = opts.dataDir ?? freshDir();
   // No metrics listener: its fixed default port would clash between daemons running side by side.
-  const proc = spawn(process.execPath, [DAEMON_MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--metrics-listen", "off", ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [DAEMON_MAIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--metrics-listen", "off", "--exit-with-stdin", ...(opts.args ?? [])], {
     env: { ...process.env, HPOD_LOG_FORMAT: "json" },
-    stdio: ["ignore", "pipe", "pipe"],
+    // A stdin pipe the daemon watches: it stops when the bench dies, however it dies.
+    stdio: ["pipe", "pipe", "pipe"],
   });
   const logs: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => proc.once("exit", (code, signal) => res({ code, signal })));
