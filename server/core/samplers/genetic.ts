@@ -20,7 +20,8 @@
  *   categorical ones.
  * - Fitness (evolution/fitness.ts): FAILED trials (and COMPLETE ones without
  *   finite values) rank worst; infeasible ones after feasible ones by total
- *   violation; PRUNED ones after COMPLETE ones by their last value. With
+ *   violation; PRUNED ones after COMPLETE ones by the pruner's forecast of
+ *   their final value, or their last value without one. With
  *   several objectives the order is NSGA-II's (front, then crowding).
  */
 import { checkPopulationSize, PopulationEngine, type Individual } from "./evolution/population.js";

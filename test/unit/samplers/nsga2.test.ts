@@ -109,6 +109,21 @@ describe("constrained ranking (evolution/fitness)", () => {
     expect(orderByFitness(fits, 1)).toEqual([3, 0, 4, 2, 1]);
   });
 
+  it("ranks pruned trials among themselves by the pruner's forecast when there is one, still after every complete trial", () => {
+    const trials = [
+      view(0, "COMPLETE", [5]),
+      // Looked worst when pruned (a slow start), but forecast to end best of the pruned.
+      { ...view(1, "PRUNED"), lastIntermediate: { step: 3, value: 9 }, forecast: 1 },
+      { ...view(2, "PRUNED"), lastIntermediate: { step: 3, value: 4 } },
+      { ...view(3, "PRUNED"), lastIntermediate: { step: 3, value: 6 }, forecast: 3 },
+      // A non-finite forecast is ignored: the last value ranks it.
+      { ...view(4, "PRUNED"), lastIntermediate: { step: 3, value: 2 }, forecast: Number.NaN },
+    ];
+    expect(orderByFitness(trials.map((t) => fitnessOf(t, ["minimize"])), 1)).toEqual([0, 1, 4, 3, 2]);
+    // Several objectives: no forecast applies, the last value ranks.
+    expect(fitnessOf(trials[1]!, MIN2).obj).toEqual([9]);
+  });
+
   it("spreads a front by crowding distance", () => {
     const fits = [
       [0, 10],

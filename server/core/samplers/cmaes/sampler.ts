@@ -19,8 +19,8 @@
  *   it an injected solution, encoded from its values (inactive coordinates at
  *   the mean) and length-capped.
  * - Ranking (evolution/fitness.ts): FAILED trials are worst in their
- *   generation, PRUNED ones rank after every COMPLETE one by their last
- *   value, infeasible ones after feasible ones by violation; several
+ *   generation, PRUNED ones rank after every COMPLETE one by the pruner's
+ *   forecast of their final value, or their last value without one, infeasible ones after feasible ones by violation; several
  *   objectives are ranked by NSGA-II's (front, crowding) order.
  * - Conditional parameters: every numeric dimension has a coordinate, active
  *   or not; a candidate is decoded parents first and inactive dimensions are

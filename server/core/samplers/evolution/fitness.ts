@@ -5,9 +5,11 @@
  *   0  COMPLETE, finite values, feasible (every constraint <= 0)
  *   1  COMPLETE, finite values, infeasible: ranked by total violation
  *      (sum of positive constraint values; a NaN constraint counts as +inf)
- *   2  PRUNED with a finite last intermediate value: ranked by that value
- *      (first objective's direction); a pruned trial was stopped for looking
- *      bad, so it ranks below every complete one
+ *   2  PRUNED with a finite last intermediate value: ranked by the pruner's
+ *      forecast of its final value (TrialView.forecast, one objective only)
+ *      when there is one, else by that last value (first objective's
+ *      direction), as GP and TPE see it; a pruned trial was stopped for
+ *      looking bad, so it still ranks below every complete one
  *   3  FAILED, or COMPLETE without finite values, or PRUNED without an
  *      intermediate value: worse than everything ("dominated by everything,
  *      infinite violation"), so the search moves away from where trials fail
@@ -43,7 +45,9 @@ export function fitnessOf(v: TrialView, dirs: readonly Direction[]): Fitness {
     return violation > 0 ? { cls: 1, violation, obj } : { cls: 0, violation: 0, obj };
   }
   if (v.state === "PRUNED" && v.lastIntermediate && Number.isFinite(v.lastIntermediate.value)) {
-    return { cls: 2, violation: 0, obj: [sign(0, v.lastIntermediate.value)] };
+    // A curve's early value misleads (a slow starter looks bad); the forecast is the pruner's estimate of where it ends.
+    const value = dirs.length === 1 && v.forecast !== undefined && Number.isFinite(v.forecast) ? v.forecast : v.lastIntermediate.value;
+    return { cls: 2, violation: 0, obj: [sign(0, value)] };
   }
   return WORST;
 }
