@@ -17,6 +17,8 @@ import { Gauge, type Registry } from "prom-client";
 
 export type Tf = typeof TfModule;
 export type BackendName = "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
+/** Every backend, in the order loadTf tries them. */
+export const BACKEND_NAMES: readonly BackendName[] = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
 
 export interface LoadedTf {
   tf: Tf;
@@ -54,7 +56,7 @@ async function importOptional(name: string): Promise<Tf | undefined> {
 
 async function loadOnce(prefer: BackendName | undefined): Promise<LoadedTf> {
   const skipped: string[] = [];
-  const candidates: BackendName[] = prefer !== undefined ? [prefer] : ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
+  const candidates: readonly BackendName[] = prefer !== undefined ? [prefer] : BACKEND_NAMES;
   for (const name of candidates) {
     if (name === "tfjs-node-gpu" || name === "tfjs-node") {
       if (name === "tfjs-node-gpu" && prefer === undefined && !onPath("nvidia-smi")) {

@@ -7,7 +7,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
-import { loadTf, type BackendName } from "../../../gpu-runner/tfjs/backend.js";
+import { BACKEND_NAMES, loadTf, type BackendName } from "../../../gpu-runner/tfjs/backend.js";
 import { readTable, TuneDataError, type Table } from "../../../gpu-runner/tfjs/data.js";
 import { loadSavedModel, predictSaved, type SavedModel } from "../../../gpu-runner/tfjs/load.js";
 import { score } from "../../../gpu-runner/tfjs/trainable.js";
@@ -42,8 +42,6 @@ const FLAGS = {
   backend: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-const BACKENDS: readonly BackendName[] = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
 
 /**
  * When argv is a predict command (`[--address A] [--json] predict ...`), its
@@ -190,7 +188,7 @@ export async function predictMain(argv: readonly string[], io: CliIo): Promise<n
     if (values.model === undefined) throw new PredictUsageError("--model is required");
     if (values.data === undefined) throw new PredictUsageError("--data is required");
     const backend = values.backend;
-    if (backend !== undefined && !BACKENDS.some((b) => b === backend)) throw new PredictUsageError(`--backend must be one of ${BACKENDS.join(", ")}`);
+    if (backend !== undefined && !BACKEND_NAMES.some((b) => b === backend)) throw new PredictUsageError(`--backend must be one of ${BACKEND_NAMES.join(", ")}`);
     options = {
       model: values.model,
       data: values.data,

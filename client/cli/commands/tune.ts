@@ -8,7 +8,7 @@ import { parseArgs } from "node:util";
 
 import { TuneDataError } from "../../../gpu-runner/tfjs/data.js";
 import { runTune, TuneError } from "../../../gpu-runner/tfjs/tune.js";
-import type { BackendName } from "../../../gpu-runner/tfjs/backend.js";
+import { BACKEND_NAMES, type BackendName } from "../../../gpu-runner/tfjs/backend.js";
 import { HpodClientError } from "../../errors.js";
 import { ProtoJsonError } from "../../proto-json.js";
 import type { CliIo } from "../context.js";
@@ -102,8 +102,6 @@ function intFlag(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
-const BACKENDS: readonly BackendName[] = ["tfjs-node-gpu", "tfjs-node", "wasm", "cpu"];
-
 /** Runs `hpo tune`; resolves to the exit status (0 ok, 1 failure, 2 usage). */
 export async function tuneMain(argv: readonly string[], io: CliIo, signal: AbortSignal): Promise<number> {
   let options: Parameters<typeof runTune>[0];
@@ -121,7 +119,7 @@ export async function tuneMain(argv: readonly string[], io: CliIo, signal: Abort
       throw new TuneUsageError(`--task must be classification or regression, got ${JSON.stringify(values.task)}`);
     }
     const backend = values.backend;
-    if (backend !== undefined && !BACKENDS.some((b) => b === backend)) throw new TuneUsageError(`--backend must be one of ${BACKENDS.join(", ")}`);
+    if (backend !== undefined && !BACKEND_NAMES.some((b) => b === backend)) throw new TuneUsageError(`--backend must be one of ${BACKEND_NAMES.join(", ")}`);
     const envAddress = io.env.HPOD_ADDRESS !== undefined && io.env.HPOD_ADDRESS !== "" ? io.env.HPOD_ADDRESS : undefined;
     const address = values.address ?? envAddress;
     options = {
