@@ -11,9 +11,10 @@
 import { fileURLToPath } from "node:url";
 import { benchMain } from "./speed/main.js";
 import { loadavg } from "node:os";
-import { fsType, startDaemon, type DaemonHandle } from "./speed/daemon.js";
+import { fsType, startDaemon, withDaemon, type DaemonHandle } from "./speed/daemon.js";
 import { machine } from "./speed/report.js";
-import { parseLoadArgs, pythonProcsFor, tsProcsFor, USAGE, type LoadOptions } from "./load/args.js";
+import { parseLoadArgs, pythonProcsFor, USAGE, type LoadOptions } from "./load/args.js";
+import { clientProcsFor } from "./speed/args.js";
 import { runLevel, type LevelRows } from "./load/level.js";
 import { printBar, printLegend, printLevelTable, writeLoadJson } from "./load/report.js";
 import { PYTHON, pythonCan, pythonEnv, type PythonEnv } from "./load/python.js";
@@ -42,47 +43,40 @@ async function coordinate(o: LoadOptions): Promise<void> {
   // The metrics listener on a free port: the soak reads the event-loop lag there, and the load run keeps the
   // daemon as it runs in production (metrics on).
   const daemon: DaemonHandle = await startDaemon({ metrics: true, prefix: "hpod-load-" });
-  const onSignal = (): void => void daemon.stop().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
   const m = machine();
-  try {
-    console.log(o.soak !== undefined ? "hpod soak" : "hpod load benchmark");
-    console.log(`machine  ${m.cpus} cpus (${m.cpuModel}), ${m.memGiB.toFixed(1)} GiB, kernel ${m.kernel}, node ${m.node}`);
-    console.log(`daemon   ${daemon.address}, pid ${daemon.pid}, metrics ${daemon.metricsAddress ?? "off"}, data dir on ${fsType(daemon.dataDir)}; every acknowledged mutation is fsync'ed`);
-    console.log(`note     clients, Optuna and the daemon share the same ${m.cpus} CPUs; load average before the run ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-    const target = { address: daemon.address, daemonPid: daemon.pid, metricsAddress: daemon.metricsAddress };
-    if (o.soak !== undefined) {
-      const n = o.workers[0];
-      console.log(`run      soak: ${n} grpc-js workers in ${tsProcsFor(n, o)} processes, random sampler, ${o.warmup} s warm-up + ${o.soak} s; a sample every ${o.sampleEvery} s`);
-      const r = await runSoak(target, o, SCRIPT, (l) => console.log(l));
-      printSoak(r);
-      if (o.json) writeLoadJson(o.json, m, o, { soak: r }, []);
-    } else {
-      const trial = o.intermediate > 0 ? `Suggest + ${o.intermediate} intermediate Reports + final Report` : "Suggest + final Report";
-      console.log(`run      workers ${o.workers.join(",")}; samplers ${o.samplers.join(",")}; clients ${o.clients.join(",") || "(none)"}; Optuna ${o.optuna.join(",") || "off"}; per phase ${o.warmup} s warm-up + ${o.seconds} s measured`);
-      console.log(`         a trial = ${trial}; ${o.workersPerChannel} workers per connection; Python ${PYTHON}${py ? `, stubs ${py.genDir}` : ""}`);
-      const levels: LevelRows[] = [];
-      for (const n of o.workers) {
-        console.log(`\nN = ${n}: grpc-js ${tsProcsFor(n, o)} processes, Python ${pythonProcsFor(n, o)} processes, Optuna ${Math.min(n, o.optunaMaxProcs)} processes${n > o.optunaMaxProcs && o.optuna.length ? ` (CAPPED from ${n} by --optuna-max-procs)` : ""}`);
-        const level = await runLevel(n, o, { target, script: SCRIPT, pythonEnv: py?.env, log: (l) => console.log(l) });
-        printLevelTable(level);
-        levels.push(level);
+  await withDaemon(
+    daemon,
+    async () => {
+      console.log(o.soak !== undefined ? "hpod soak" : "hpod load benchmark");
+      console.log(`machine  ${m.cpus} cpus (${m.cpuModel}), ${m.memGiB.toFixed(1)} GiB, kernel ${m.kernel}, node ${m.node}`);
+      console.log(`daemon   ${daemon.address}, pid ${daemon.pid}, metrics ${daemon.metricsAddress ?? "off"}, data dir on ${fsType(daemon.dataDir)}; every acknowledged mutation is fsync'ed`);
+      console.log(`note     clients, Optuna and the daemon share the same ${m.cpus} CPUs; load average before the run ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+      const target = { address: daemon.address, daemonPid: daemon.pid, metricsAddress: daemon.metricsAddress };
+      if (o.soak !== undefined) {
+        const n = o.workers[0];
+        console.log(`run      soak: ${n} grpc-js workers in ${clientProcsFor(n, o)} processes, random sampler, ${o.warmup} s warm-up + ${o.soak} s; a sample every ${o.sampleEvery} s`);
+        const r = await runSoak(target, o, SCRIPT, (l) => console.log(l));
+        printSoak(r);
+        if (o.json) writeLoadJson(o.json, m, o, { soak: r }, []);
+      } else {
+        const trial = o.intermediate > 0 ? `Suggest + ${o.intermediate} intermediate Reports + final Report` : "Suggest + final Report";
+        console.log(`run      workers ${o.workers.join(",")}; samplers ${o.samplers.join(",")}; clients ${o.clients.join(",") || "(none)"}; Optuna ${o.optuna.join(",") || "off"}; per phase ${o.warmup} s warm-up + ${o.seconds} s measured`);
+        console.log(`         a trial = ${trial}; ${o.workersPerChannel} workers per connection; Python ${PYTHON}${py ? `, stubs ${py.genDir}` : ""}`);
+        const levels: LevelRows[] = [];
+        for (const n of o.workers) {
+          console.log(`\nN = ${n}: grpc-js ${clientProcsFor(n, o)} processes, Python ${pythonProcsFor(n, o)} processes, Optuna ${Math.min(n, o.optunaMaxProcs)} processes${n > o.optunaMaxProcs && o.optuna.length ? ` (CAPPED from ${n} by --optuna-max-procs)` : ""}`);
+          const level = await runLevel(n, o, { target, script: SCRIPT, pythonEnv: py?.env, log: (l) => console.log(l) });
+          printLevelTable(level);
+          levels.push(level);
+        }
+        printLegend();
+        printBar(levels);
+        if (o.json) writeLoadJson(o.json, m, o, {}, levels);
       }
-      printLegend();
-      printBar(levels);
-      if (o.json) writeLoadJson(o.json, m, o, {}, levels);
-    }
-    if (o.json) console.log(`\nwrote ${o.json}`);
-  } catch (e) {
-    const tail = daemon.logTail();
-    if (tail.length) console.error(`daemon log tail:\n${tail.join("\n")}`);
-    throw e;
-  } finally {
-    const code = await daemon.stop();
-    py?.cleanup();
-    if (code !== null && code !== 0) console.error(`daemon exited with code ${code}`);
-  }
+      if (o.json) console.log(`\nwrote ${o.json}`);
+    },
+    () => py?.cleanup(),
+  );
 }
 
 benchMain("load", USAGE, parseLoadArgs, coordinate);

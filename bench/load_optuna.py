@@ -33,13 +33,9 @@ import warnings
 warnings.simplefilter("ignore")
 
 import optuna  # noqa: E402
-from optuna.distributions import FloatDistribution, IntDistribution  # noqa: E402
+from optuna_samplers import SPEED_DISTRIBUTIONS, make_sampler as any_sampler  # noqa: E402
 
-DISTRIBUTIONS = {
-    "x": FloatDistribution(-5, 5),
-    "lr": FloatDistribution(1e-5, 1, log=True),
-    "n": IntDistribution(1, 8),
-}
+DISTRIBUTIONS = SPEED_DISTRIBUTIONS
 ERROR_BACKOFF_S = 0.02
 STUDY = "load"
 
@@ -63,11 +59,7 @@ def close_storage(storage):
 
 
 def make_sampler(kind, seed):
-    if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed)
-    raise SystemExit("unknown sampler %r" % kind)
+    return any_sampler(kind, seed, allowed=("random", "tpe"))
 
 
 def objective(p):

@@ -19,6 +19,7 @@ import sys
 import warnings
 
 import optuna
+import optuna_samplers
 
 warnings.simplefilter("ignore")
 
@@ -112,18 +113,7 @@ def load(path):
 
 
 def make_sampler(kind, seed):
-    s = optuna.samplers
-    if kind == "random":
-        return s.RandomSampler(seed=seed)
-    if kind == "tpe":
-        return s.TPESampler(seed=seed)
-    if kind == "tpe_multivariate":
-        return s.TPESampler(seed=seed, multivariate=True)
-    if kind == "cmaes":
-        return s.CmaEsSampler(seed=seed)
-    if kind == "qmc":
-        return s.QMCSampler(seed=seed)
-    raise SystemExit("unknown Optuna sampler %r" % kind)
+    return optuna_samplers.make_sampler(kind, seed, allowed=("random", "tpe", "tpe_multivariate", "cmaes", "qmc"))
 
 
 def suggest(trial, p):

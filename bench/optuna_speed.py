@@ -20,31 +20,13 @@ import warnings
 warnings.simplefilter("ignore")
 
 import optuna  # noqa: E402
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution  # noqa: E402
+from optuna.distributions import CategoricalDistribution  # noqa: E402
+from optuna_samplers import SPEED_DISTRIBUTIONS, make_sampler as sampler_for  # noqa: E402
 
 DISTRIBUTIONS = {
-    "x": FloatDistribution(-5, 5),
-    "lr": FloatDistribution(1e-5, 1, log=True),
-    "n": IntDistribution(1, 8),
+    **SPEED_DISTRIBUTIONS,
     "act": CategoricalDistribution(["relu", "gelu", "tanh"]),
 }
-
-
-def sampler_for(kind, seed):
-    s = optuna.samplers
-    if kind == "random":
-        return s.RandomSampler(seed=seed)
-    if kind == "tpe":
-        return s.TPESampler(seed=seed)
-    if kind == "tpe_multivariate":
-        return s.TPESampler(seed=seed, multivariate=True)
-    if kind == "cmaes":
-        return s.CmaEsSampler(seed=seed)
-    if kind == "qmc":
-        return s.QMCSampler(seed=seed)
-    if kind == "nsga2":
-        return s.NSGAIISampler(seed=seed)
-    raise SystemExit("unknown Optuna sampler %r" % kind)
 
 
 def synthetic(n, rng):

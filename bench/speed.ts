@@ -11,7 +11,7 @@
 import { fileURLToPath } from "node:url";
 import { benchMain } from "./speed/main.js";
 import { parseArgs, USAGE, type Options } from "./speed/args.js";
-import { externalDaemon, fsType, startDaemon, type DaemonHandle } from "./speed/daemon.js";
+import { externalDaemon, fsType, startDaemon, withDaemon, type DaemonHandle } from "./speed/daemon.js";
 import { measureLevel, type LevelResult } from "./speed/measure.js";
 import { machine, printHeader, printLevel, printSummary, writeJson, type RunInfo } from "./speed/report.js";
 
@@ -19,11 +19,7 @@ const SCRIPT = fileURLToPath(import.meta.url);
 
 async function coordinate(opts: Options): Promise<void> {
   const daemon: DaemonHandle = opts.address ? externalDaemon(opts.address, opts.daemonPid) : await startDaemon();
-  // Ctrl-C must not leave a daemon and a temp dir behind.
-  const onSignal = (): void => void daemon.stop().finally(() => process.exit(130));
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  try {
+  await withDaemon(daemon, async () => {
     const m = machine();
     const info = runInfo(daemon, opts);
     printHeader(m, info);
@@ -38,14 +34,7 @@ async function coordinate(opts: Options): Promise<void> {
       writeJson(opts.json, m, info, levels);
       console.log(`\nwrote ${opts.json}`);
     }
-  } catch (e) {
-    const tail = daemon.logTail();
-    if (tail.length) console.error(`daemon log tail:\n${tail.join("\n")}`);
-    throw e;
-  } finally {
-    const code = await daemon.stop();
-    if (code !== null && code !== 0) console.error(`daemon exited with code ${code}`);
-  }
+  });
 }
 
 function runInfo(d: DaemonHandle, o: Options): RunInfo {

@@ -1,5 +1,5 @@
 /** Command line of bench/load.ts. */
-import { nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError } from "../speed/args.js";
+import { commonFlag, eachFlag, nonNegativeInt, nonNegativeNumber, positiveInt, positiveNumber, UsageError, type CommonOptions } from "../speed/args.js";
 
 export { UsageError };
 
@@ -36,27 +36,18 @@ export type ClientKind = "ts" | "python";
 export type Storage = "journal" | "sqlite";
 export type Sampler = "random" | "tpe";
 
-export interface LoadOptions {
-  workers: number[];
-  seconds: number;
-  warmup: number;
+export interface LoadOptions extends CommonOptions {
   samplers: Sampler[];
   clients: ClientKind[];
   optuna: Storage[];
   optunaSamplers: Sampler[] | undefined;
   optunaMaxProcs: number;
   intermediate: number;
-  clientProcs: number | undefined;
   pythonProcs: number | undefined;
-  workersPerChannel: number;
-  json: string | undefined;
   soak: number | undefined;
   sampleEvery: number;
   soakRotate: number;
-  child: boolean;
-  help: boolean;
 }
-
 
 export function parseLoadArgs(argv: readonly string[]): LoadOptions {
   const o: LoadOptions = {
@@ -79,23 +70,9 @@ export function parseLoadArgs(argv: readonly string[]): LoadOptions {
     child: false,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  eachFlag(argv, (flag, value) => {
+    if (commonFlag(o, flag, value)) return;
     switch (flag) {
-      case "--workers":
-        o.workers = value().split(",").map((s) => positiveInt(flag, s));
-        break;
-      case "--seconds":
-        o.seconds = positiveNumber(flag, value());
-        break;
-      case "--warmup":
-        o.warmup = nonNegativeNumber(flag, value());
-        break;
       case "--samplers":
         o.samplers = list(flag, value(), ["random", "tpe"] as const);
         break;
@@ -117,17 +94,8 @@ export function parseLoadArgs(argv: readonly string[]): LoadOptions {
       case "--intermediate":
         o.intermediate = nonNegativeInt(flag, value());
         break;
-      case "--client-procs":
-        o.clientProcs = positiveInt(flag, value());
-        break;
       case "--python-procs":
         o.pythonProcs = positiveInt(flag, value());
-        break;
-      case "--workers-per-channel":
-        o.workersPerChannel = positiveInt(flag, value());
-        break;
-      case "--json":
-        o.json = value();
         break;
       case "--soak":
         o.soak = positiveNumber(flag, value());
@@ -138,25 +106,13 @@ export function parseLoadArgs(argv: readonly string[]): LoadOptions {
       case "--soak-rotate":
         o.soakRotate = nonNegativeNumber(flag, value());
         break;
-      case "--child":
-        o.child = true;
-        break;
-      case "--help":
-      case "-h":
-        o.help = true;
-        break;
       default:
         throw new UsageError(`unknown option ${flag}`);
     }
-  }
+  });
   if (o.workers.length === 0) o.workers = o.soak !== undefined ? [64] : [1, 8, 64, 256];
   if (o.soak !== undefined && o.workers.length !== 1) throw new UsageError("--soak takes one worker count");
   return o;
-}
-
-/** grpc-js client processes for N workers (as bench/speed: one process tops out at ~5k calls/s). */
-export function tsProcsFor(n: number, o: LoadOptions): number {
-  return Math.min(n, o.clientProcs ?? (n >= 8 ? 2 : 1));
 }
 
 /** Python client processes for N workers: up to 32 worker threads per process. */

@@ -6,7 +6,8 @@
 import { assignments, createStudy, runPhase, workerIds, type PhaseResult, type Target } from "../speed/measure.js";
 import { ClientPool } from "../speed/pool.js";
 import type { Phase } from "../speed/protocol.js";
-import { pythonProcsFor, tsProcsFor, type ClientKind, type LoadOptions, type Sampler, type Storage } from "./args.js";
+import { clientProcsFor } from "../speed/args.js";
+import { pythonProcsFor, type ClientKind, type LoadOptions, type Sampler, type Storage } from "./args.js";
 import { runOptuna, type OptunaResult } from "./optuna.js";
 import { startPythonPool } from "./python.js";
 
@@ -84,7 +85,7 @@ export async function runLevel(n: number, o: LoadOptions, ctx: LevelContext): Pr
     let p = pools[k];
     if (!p) {
       if (k === "python" && !ctx.pythonEnv) throw new Error("Python clients asked for but not available");
-      p = k === "ts" ? ClientPool.start(tsProcsFor(n, o), ctx.script) : startPythonPool(pythonProcsFor(n, o), ctx.pythonEnv!);
+      p = k === "ts" ? ClientPool.start(clientProcsFor(n, o), ctx.script) : startPythonPool(pythonProcsFor(n, o), ctx.pythonEnv!);
       pools[k] = p;
     }
     return p;

@@ -9,7 +9,8 @@ import { assignments, createStudy, runPhase, workerIds, type PhaseResult, type T
 import { cpuTimeMs } from "../speed/daemon.js";
 import { ClientPool } from "../speed/pool.js";
 import { connectStress } from "../stress/client.js";
-import { tsProcsFor, type LoadOptions } from "./args.js";
+import { clientProcsFor } from "../speed/args.js";
+import type { LoadOptions } from "./args.js";
 
 export interface SoakSample {
   /** Seconds since the measured window began (end of the interval). */
@@ -129,7 +130,7 @@ export async function runSoak(target: Target & { metricsAddress: string | undefi
   const count = rotateMs > 0 ? Math.ceil((seconds * 1000) / rotateMs) + 1 : 1;
   const studies: string[] = [];
   for (let k = 0; k < count; k++) studies.push(await createStudy(target.address, `soak-n${n}-${stamp}-${k}`, { algorithm: "random", pruner: "none" }));
-  const pool = ClientPool.start(tsProcsFor(n, o), script);
+  const pool = ClientPool.start(clientProcsFor(n, o), script);
   const admin = connectStress(target.address);
   const samples: SoakSample[] = [];
   let trials: PhaseResult;

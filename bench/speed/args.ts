@@ -13,7 +13,15 @@ export const USAGE = `usage: node dist/bench/speed.js [options]
   --daemon-pid PID          with --address: the daemon's pid, for CPU accounting
 `;
 
-export interface Options {
+export interface Options extends CommonOptions {
+  address: string | undefined;
+  daemonPid: number | undefined;
+}
+
+export class UsageError extends Error {}
+
+/** The options bench/speed and bench/load share. */
+export interface CommonOptions {
   workers: number[];
   seconds: number;
   warmup: number;
@@ -21,14 +29,55 @@ export interface Options {
   clientProcs: number | undefined;
   workersPerChannel: number;
   json: string | undefined;
-  address: string | undefined;
-  daemonPid: number | undefined;
   /** Set when this process is a forked client process. */
   child: boolean;
   help: boolean;
 }
 
-export class UsageError extends Error {}
+/** Walks argv; `value()` takes the flag's argument (the next one) or throws. */
+export function eachFlag(argv: readonly string[], handle: (flag: string, value: () => string) => void): void {
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    handle(flag, () => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    });
+  }
+}
+
+/** Sets a flag both benches share; false when `flag` is not one of them. */
+export function commonFlag(o: CommonOptions, flag: string, value: () => string): boolean {
+  switch (flag) {
+    case "--workers":
+      o.workers = value().split(",").map((s) => positiveInt(flag, s));
+      return true;
+    case "--seconds":
+      o.seconds = positiveNumber(flag, value());
+      return true;
+    case "--warmup":
+      o.warmup = nonNegativeNumber(flag, value());
+      return true;
+    case "--client-procs":
+      o.clientProcs = positiveInt(flag, value());
+      return true;
+    case "--workers-per-channel":
+      o.workersPerChannel = positiveInt(flag, value());
+      return true;
+    case "--json":
+      o.json = value();
+      return true;
+    case "--child":
+      o.child = true;
+      return true;
+    case "--help":
+    case "-h":
+      o.help = true;
+      return true;
+    default:
+      return false;
+  }
+}
 
 export function parseArgs(argv: readonly string[]): Options {
   const o: Options = {
@@ -43,54 +92,24 @@ export function parseArgs(argv: readonly string[]): Options {
     child: false,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = (): string => {
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
+  eachFlag(argv, (flag, value) => {
+    if (commonFlag(o, flag, value)) return;
     switch (flag) {
-      case "--workers":
-        o.workers = value().split(",").map((s) => positiveInt("--workers", s));
-        break;
-      case "--seconds":
-        o.seconds = positiveNumber(flag, value());
-        break;
-      case "--warmup":
-        o.warmup = nonNegativeNumber(flag, value());
-        break;
-      case "--client-procs":
-        o.clientProcs = positiveInt(flag, value());
-        break;
-      case "--workers-per-channel":
-        o.workersPerChannel = positiveInt(flag, value());
-        break;
-      case "--json":
-        o.json = value();
-        break;
       case "--address":
         o.address = value();
         break;
       case "--daemon-pid":
         o.daemonPid = positiveInt(flag, value());
         break;
-      case "--child":
-        o.child = true;
-        break;
-      case "--help":
-      case "-h":
-        o.help = true;
-        break;
       default:
         throw new UsageError(`unknown option ${flag}`);
     }
-  }
+  });
   return o;
 }
 
 /** Client processes for N workers: one process cannot drive more than ~5k calls/s. */
-export function clientProcsFor(n: number, o: Options): number {
+export function clientProcsFor(n: number, o: Pick<CommonOptions, "clientProcs">): number {
   return Math.min(n, o.clientProcs ?? (n >= 8 ? 2 : 1));
 }
 

@@ -32,6 +32,28 @@ export function externalDaemon(address: string, pid: number | undefined): Daemon
   return { address, pid, dataDir: undefined, logTail: () => [], stop: async () => null };
 }
 
+/**
+ * Runs `body` against the daemon and stops it afterwards, however `body`
+ * ends: on an error the daemon's log tail is printed first; a SIGINT or
+ * SIGTERM stops it too (exit 130), so Ctrl-C leaves no daemon or temp dir.
+ */
+export async function withDaemon(daemon: DaemonHandle, body: () => Promise<void>, cleanup?: () => void): Promise<void> {
+  const onSignal = (): void => void daemon.stop().finally(() => process.exit(130));
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    await body();
+  } catch (e) {
+    const tail = daemon.logTail();
+    if (tail.length) console.error(`daemon log tail:\n${tail.join("\n")}`);
+    throw e;
+  } finally {
+    const code = await daemon.stop();
+    cleanup?.();
+    if (code !== null && code !== 0) console.error(`daemon exited with code ${code}`);
+  }
+}
+
 export interface StartOptions {
   /** Metrics listener on a free loopback port (its address in `metricsAddress`); default: the daemon's default. */
   metrics?: boolean;

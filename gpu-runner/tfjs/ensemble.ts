@@ -2,10 +2,12 @@
  * Greedy ensemble selection (Caruana et al., ICML 2004, as in auto-sklearn
  * and AutoGluon's weighted ensemble) on the trials' validation predictions:
  * out-of-fold predictions with k-fold cross-validation, the validation
- * split's otherwise. Pure: no tf, no I/O.
+ * split's otherwise. The selection is pure (no tf, no I/O); predictEnsemble
+ * applies the chosen models to rows.
  */
 import type { Task } from "./data.js";
-import { predictionLoss, score } from "./trainable.js";
+import type { Tf } from "./backend.js";
+import { predict, predictionLoss, score, type TrainedModel } from "./trainable.js";
 
 export interface EnsembleCandidate {
   id: number;
@@ -26,6 +28,11 @@ export interface EnsembleChoice {
   /** The ensemble's validation score and loss. */
   score: number;
   loss: number;
+}
+
+/** The weighted mean of the parts' predictions on raw rows (class probabilities, or values on the target's scale). */
+export function predictEnsemble(tf: Tf, parts: ReadonlyArray<{ model: TrainedModel; weight: number }>, x: number[][]): number[][] {
+  return blend(parts.map((p) => ({ predictions: predict(tf, p.model, x), weight: p.weight })));
 }
 
 /** Weighted mean of prediction matrices. */

@@ -12,9 +12,9 @@ import type { io, LayersModel } from "@tensorflow/tfjs";
 
 import type { Tf } from "./backend.js";
 import type { Task } from "./data.js";
-import { blend } from "./ensemble.js";
+import { predictEnsemble } from "./ensemble.js";
 import { outputWidth, type Preprocessor } from "./preprocess.js";
-import { predict, type TrainedModel } from "./trainable.js";
+import type { TrainedModel } from "./trainable.js";
 
 /** A saved model that is missing, malformed or inconsistent. */
 export class SavedModelError extends Error {
@@ -243,10 +243,10 @@ export async function loadSavedModel(tf: Tf, path: string): Promise<SavedModel> 
   }
 }
 
-/** The weighted mean of the parts' outputs on raw rows (tune.ts predictEnsemble, with the row width checked). */
+/** The weighted mean of the parts' outputs on raw rows (predictEnsemble, with the row width checked). */
 export function predictSaved(tf: Tf, saved: SavedModel, x: number[][]): number[][] {
   const bad = x.findIndex((row) => row.length !== saved.featureNames.length);
   if (bad >= 0) throw new SavedModelError(`feature count mismatch: row ${bad + 1} has ${x[bad].length} features, the model takes ${saved.featureNames.length}`);
   if (x.length === 0) return [];
-  return blend(saved.parts.map((p) => ({ predictions: predict(tf, p.model, x), weight: p.weight })));
+  return predictEnsemble(tf, saved.parts, x);
 }

@@ -25,8 +25,8 @@ import { kFolds, loadDataset, splitDataset, take, type Dataset, type Task } from
 import { renderCharts, renderReport, type ReportInput, type ReportTrial, type ScalarParam } from "./report.js";
 import { saveModel } from "./save.js";
 import { tuneStudyJson } from "./space.js";
-import { blend, selectEnsemble } from "./ensemble.js";
-import { paramsFromTrial, predict, score, trainFolds, type MlpParams, type TrainData, type TrainedModel } from "./trainable.js";
+import { predictEnsemble, selectEnsemble } from "./ensemble.js";
+import { paramsFromTrial, score, trainFolds, type MlpParams, type TrainData, type TrainedModel } from "./trainable.js";
 
 export interface TuneOptions {
   data: string;
@@ -315,11 +315,6 @@ export interface FinalPart {
   weight: number;
   model: TrainedModel;
   scalar: Record<string, ScalarParam>;
-}
-
-/** The weighted mean of the parts' predictions (class probabilities, or values on the target's scale). */
-export function predictEnsemble(tf: Tf, parts: ReadonlyArray<{ model: TrainedModel; weight: number }>, x: number[][]): number[][] {
-  return blend(parts.map((p) => ({ predictions: predict(tf, p.model, x), weight: p.weight })));
 }
 
 /**

@@ -359,6 +359,7 @@ describe("operations and security keys", () => {
     expect(configError(() => loadConfig(["--max-pending-per-client", "0"], {})).message).toMatch(/max pending per client must be a positive integer/);
     const p = file("json", JSON.stringify({ insecure: "sometimes" }));
     expect(configError(() => loadConfig(["--config", p], {})).message).toBe('insecure must be true or false (got "sometimes")');
+    expect(configError(() => loadConfig([], { HPOD_EXIT_WITH_STDIN: "maybe" })).message).toBe('exit-with-stdin must be true or false (got "maybe")');
     const q = file("json", JSON.stringify({ tls_cert: true }));
     expect(configError(() => loadConfig(["--config", q], {})).message).toBe(`config file ${q}: "tls_cert" must be a string or number`);
   });

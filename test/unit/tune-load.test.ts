@@ -14,7 +14,8 @@ import { loadDataset, seededRandom, splitDataset, take, type Dataset } from "../
 import { loadSavedModel, predictSaved, SavedModelError } from "../../gpu-runner/tfjs/load.js";
 import { saveModel } from "../../gpu-runner/tfjs/save.js";
 import { DEFAULT_PARAMS, trainMlp, type TrainData, type TrainedModel } from "../../gpu-runner/tfjs/trainable.js";
-import { predictEnsemble, saveFinal } from "../../gpu-runner/tfjs/tune.js";
+import { predictEnsemble } from "../../gpu-runner/tfjs/ensemble.js";
+import { saveFinal } from "../../gpu-runner/tfjs/tune.js";
 
 const DATA = join(import.meta.dirname, "..", "..", "examples", "tune", "data");
 
