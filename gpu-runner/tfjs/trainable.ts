@@ -9,6 +9,7 @@ import type { LayersModel, Tensor } from "@tensorflow/tfjs";
 import { createScheduler, type LrScheduleInput } from "../../client/lr-schedule.js";
 import { TrialPruned } from "../../client/trial-pruned.js";
 import type { TrialParams } from "../../client/params.js";
+import { solveElasticNet } from "./elastic-net.js";
 import { addNoise, augmentImages, isImageAugment, mixup, type Augment } from "./augment.js";
 import type { Tf } from "./backend.js";
 import { seededRandom, shuffle, type Task } from "./data.js";
@@ -348,6 +349,7 @@ export async function trainFolds(tf: Tf, folds: readonly TrainData[], p: MlpPara
   const result: FoldsResult = { models: states.map((f) => f.trained), bestScore: -Infinity, bestLoss: Infinity, bestEpoch: -1, curve: [], validationPredictions: [] };
   const refit = options.fixedEpochs !== undefined;
   const epochs = refit ? Math.max(1, Math.round(options.fixedEpochs ?? 1)) : p.maxEpochs;
+  if (solvedExactly(task, p)) return solveFolds(tf, states, p, yVal, refit, options, result);
   const scheduler = p.schedule !== undefined ? createScheduler(p.schedule, p.lr) : undefined;
   let sinceBest = 0;
   try {
@@ -411,6 +413,52 @@ export async function trainFolds(tf: Tf, folds: readonly TrainData[], p: MlpPara
     throw error;
   } finally {
     states.forEach((f) => f.bestWeights?.forEach((w) => w.dispose()));
+  }
+}
+
+/**
+ * A linear regression trial (0 hidden layers, squared error, no
+ * augmentation) has a convex objective with a known optimum: it is solved
+ * exactly (elastic-net.ts) instead of trained by gradient steps, which on
+ * collinear features stop short of it. Optimiser, lr, schedule, batch size and
+ * patience do not apply to it.
+ */
+export function solvedExactly(task: Task, p: MlpParams): boolean {
+  return task === "regression" && Math.round(p.layers) === 0 && (p.augment === "none" || !(p.augmentStrength > 0));
+}
+
+/** trainFolds for solvedExactly trials: each fold's optimum, one "epoch" (one report), no early stopping. */
+async function solveFolds(tf: Tf, states: FoldState[], p: MlpParams, yVal: number[], refit: boolean, options: TrainOptions, result: FoldsResult): Promise<FoldsResult> {
+  try {
+    let lossSum = 0;
+    for (const f of states) {
+      const t = f.baseT.map((row) => row[0]);
+      const s = solveElasticNet(f.baseX, t, { l1: p.l1, l2: p.l2 });
+      tf.tidy(() => f.trained.model.layers[0].setWeights([tf.tensor2d(s.weights, [s.weights.length, 1]), tf.tensor1d([s.bias])]));
+      let sq = 0;
+      f.baseX.forEach((row, i) => {
+        sq += (s.bias + row.reduce((a, v, j) => a + v * s.weights[j], 0) - t[i]) ** 2;
+      });
+      lossSum += sq / Math.max(1, t.length) + s.weights.reduce((a, w) => a + p.l1 * Math.abs(w) + p.l2 * w * w, 0);
+    }
+    const loss = lossSum / states.length;
+    result.bestEpoch = 0;
+    if (refit) {
+      result.curve.push({ epoch: 0, score: NaN, loss, lr: 0 });
+      return result;
+    }
+    const pooled = states.flatMap((f) => predict(tf, f.trained, f.data.xVal));
+    const info: EpochInfo = { epoch: 0, score: score("regression", pooled, yVal), loss, lr: 0 };
+    result.curve.push(info);
+    result.bestScore = info.score;
+    result.bestLoss = predictionLoss("regression", pooled, yVal);
+    result.validationPredictions = pooled;
+    for (const f of states) Object.assign(f.trained, { bestScore: result.bestScore, bestLoss: result.bestLoss, bestEpoch: 0, curve: result.curve });
+    if (options.onEpoch !== undefined && (await options.onEpoch(info))) throw new TrialPruned("pruned after epoch 0");
+    return result;
+  } catch (error) {
+    states.forEach((f) => f.trained.model.dispose());
+    throw error;
   }
 }
 

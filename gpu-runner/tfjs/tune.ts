@@ -277,7 +277,7 @@ export function autoEpochs(trainRows: number): number {
  * search always covers the plain baselines (the default-portfolio practice
  * of auto-sklearn and AutoGluon).
  */
-export function portfolio(epochs: number, trainRows: number): Array<Record<string, ParameterValue>> {
+export function portfolio(epochs: number, trainRows: number, task: Task): Array<Record<string, ParameterValue>> {
   const num = (v: number): ParameterValue => ({ kind: { $case: "numberValue", value: v } });
   const int = (v: number): ParameterValue => ({ kind: { $case: "intValue", value: v } });
   const str = (v: string): ParameterValue => ({ kind: { $case: "stringValue", value: v } });
@@ -299,8 +299,10 @@ export function portfolio(epochs: number, trainRows: number): Array<Record<strin
     augment: str("none"),
   };
   // LogisticRegression's default C = 1 penalises 0.5 |w|^2 against the summed
-  // log loss: 1 / (2 n) |w|^2 against the mean loss tfjs minimises.
-  const lrL2 = Math.min(1e-2, Math.max(1e-8, 1 / (2 * Math.max(1, trainRows))));
+  // log loss: 1 / (2 n) |w|^2 against the mean loss tfjs minimises; Ridge's
+  // default alpha = 1 penalises |w|^2 against the summed squared error: 1 / n.
+  const rows = Math.max(1, trainRows);
+  const lrL2 = Math.min(1e-2, Math.max(1e-8, task === "regression" ? 1 / rows : 1 / (2 * rows)));
   return [
     { ...common, layers: int(0), lr: num(0.03), l2: num(lrL2) },
     // Near MLPClassifier's defaults: 100 relu units, adam at lr 1e-3, (almost) no penalty.
@@ -392,7 +394,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
     const study = created.study?.name ?? name;
     const objective = created.study?.spec?.objectives[0]?.name ?? "value";
     if (o.spec === undefined && created.created) {
-      for (const params of portfolio(epochs, foldData[0].xTrain.length)) {
+      for (const params of portfolio(epochs, foldData[0].xTrain.length, dataset.task)) {
         try {
           await client.enqueueTrial({ study, params });
         } catch (error) {

@@ -13,6 +13,7 @@ import { TrialPruned } from "../../client/trial-pruned.js";
 import { flipImage, mixup, rotateImage, shiftImage } from "../../gpu-runner/tfjs/augment.js";
 import { loadTf, type Tf } from "../../gpu-runner/tfjs/backend.js";
 import { kFolds, loadDataset, seededRandom, splitDataset, take } from "../../gpu-runner/tfjs/data.js";
+import { solveElasticNet } from "../../gpu-runner/tfjs/elastic-net.js";
 import { blend, selectEnsemble } from "../../gpu-runner/tfjs/ensemble.js";
 import { fitPreprocessor, outputWidth, transform } from "../../gpu-runner/tfjs/preprocess.js";
 import { parameterImportance, renderReport } from "../../gpu-runner/tfjs/report.js";
@@ -182,6 +183,50 @@ describe("linear models, k folds and refits", () => {
     const m = await trainMlp(tf, data, { ...DEFAULT_PARAMS, layers: 0, lr: 0.01, maxEpochs: 10, patience: 10 }, { seed: 1 });
     expect(m.bestScore).toBeGreaterThan(0.9);
     m.model.dispose();
+  });
+
+  it("a 0-layer regression trial is solved exactly (elastic net), with one report; with augmentation it trains by gradient steps", async () => {
+    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
+    const s = splitDataset(d, { seed: 0 });
+    const tr = take(d, s.train);
+    const va = take(d, s.validation);
+    const reg: TrainData = { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    const p = { ...DEFAULT_PARAMS, layers: 0, l1: 1e-3, l2: 1e-2, maxEpochs: 30, patience: 5 };
+    const reports: EpochInfo[] = [];
+    const a = await trainFolds(tf, [reg], p, { seed: 1, onEpoch: (i) => (reports.push(i), false) });
+    // Another optimiser, lr and seed: the same optimum.
+    const b = await trainFolds(tf, [reg], { ...p, optimizer: "sgd", lr: 1e-4, batchSize: 128 }, { seed: 9 });
+    expect(reports.map((r) => r.epoch)).toEqual([0]);
+    expect(a.bestEpoch).toBe(0);
+    const pa = predict(tf, a.models[0], va.x).map((r) => r[0]);
+    const pb = predict(tf, b.models[0], va.x).map((r) => r[0]);
+    pa.forEach((v, i) => expect(v).toBeCloseTo(pb[i], 3));
+    // The optimum of the network's own objective, on its standardised rows and target.
+    const m = a.models[0];
+    const rows = transform(m.preprocessor, tr.x);
+    const opt = solveElasticNet(rows, tr.y.map((v) => (v - m.yMean) / m.yScale), { l1: p.l1, l2: p.l2 });
+    const expected = transform(m.preprocessor, va.x).map((row) => (opt.bias + row.reduce((t, v, j) => t + v * opt.weights[j], 0)) * m.yScale + m.yMean);
+    pa.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 3));
+    expect(a.bestScore).toBeGreaterThan(0.3);
+    expect(a.bestScore).toBeCloseTo(reports[0].score, 12);
+    // A refit is solved the same way on its rows.
+    const refit = await trainFolds(tf, [{ ...reg, xVal: [], yVal: [] }], p, { seed: 2, fixedEpochs: 7 });
+    expect(refit.curve).toHaveLength(1);
+    predict(tf, refit.models[0], va.x).forEach((r, i) => expect(r[0]).toBeCloseTo(pa[i], 3));
+    // Noise augmentation changes the objective: gradient steps, one report per epoch.
+    const noisy: EpochInfo[] = [];
+    const c = await trainFolds(tf, [reg], { ...p, augment: "noise", augmentStrength: 0.1, maxEpochs: 3, patience: 10 }, { seed: 1, onEpoch: (i) => (noisy.push(i), false) });
+    expect(noisy).toHaveLength(3);
+    [a, b, refit, c].forEach((r) => r.models.forEach((x) => x.model.dispose()));
+  });
+
+  it("a pruned exactly-solved trial throws TrialPruned after its one report", async () => {
+    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
+    const s = splitDataset(d, { seed: 0 });
+    const tr = take(d, s.train);
+    const va = take(d, s.validation);
+    const reg: TrainData = { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    await expect(trainFolds(tf, [reg], { ...DEFAULT_PARAMS, layers: 0 }, { seed: 1, onEpoch: () => true })).rejects.toBeInstanceOf(TrialPruned);
   });
 
   it("the same seed gives the same initial weights", () => {
