@@ -25,6 +25,15 @@ import type { Tensor } from "@tensorflow/tfjs";
 
 const DATA = join(import.meta.dirname, "..", "..", "examples", "tune", "data");
 
+/** Diabetes (regression), split seed 0: train rows and validation rows as TrainData. */
+function diabetesSplit(): { reg: TrainData; tr: { x: number[][]; y: number[] }; va: { x: number[][]; y: number[] } } {
+  const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
+  const s = splitDataset(d, { seed: 0 });
+  const tr = take(d, s.train);
+  const va = take(d, s.validation);
+  return { reg: { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y }, tr, va };
+}
+
 let tf: Tf;
 let data: TrainData;
 beforeAll(async () => {
@@ -129,11 +138,7 @@ describe("trainMlp", () => {
   });
 
   it("fails a trial that diverges before any finite epoch", async () => {
-    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
-    const s = splitDataset(d, { seed: 0 });
-    const tr = take(d, s.train);
-    const va = take(d, s.validation);
-    const reg: TrainData = { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    const { reg } = diabetesSplit();
     await expect(trainMlp(tf, reg, { ...DEFAULT_PARAMS, standardize: false, optimizer: "sgd", lr: 1e6, maxEpochs: 5, l2: 0, dropout: 0 }, { seed: 1 })).rejects.toThrow(/diverged at epoch 0/);
   });
 
@@ -153,11 +158,8 @@ describe("trainMlp", () => {
       expect(m.bestScore).toBeGreaterThan(0.6);
       m.model.dispose();
     }
-    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
-    const s = splitDataset(d, { seed: 0 });
-    const tr = take(d, s.train);
-    const va = take(d, s.validation);
-    const r = await trainMlp(tf, { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y }, { ...DEFAULT_PARAMS, maxEpochs: 15, lr: 0.01 }, { seed: 4 });
+    const { reg, va } = diabetesSplit();
+    const r = await trainMlp(tf, reg, { ...DEFAULT_PARAMS, maxEpochs: 15, lr: 0.01 }, { seed: 4 });
     expect(r.bestScore).toBeGreaterThan(0.2);
     expect(predict(tf, r, va.x.slice(0, 2))[0][0]).toBeGreaterThan(20);
     r.model.dispose();
@@ -186,11 +188,7 @@ describe("linear models, k folds and refits", () => {
   });
 
   it("a 0-layer regression trial is solved exactly (elastic net), with one report; with augmentation it trains by gradient steps", async () => {
-    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
-    const s = splitDataset(d, { seed: 0 });
-    const tr = take(d, s.train);
-    const va = take(d, s.validation);
-    const reg: TrainData = { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    const { reg, tr, va } = diabetesSplit();
     const p = { ...DEFAULT_PARAMS, layers: 0, l1: 1e-3, l2: 1e-2, maxEpochs: 30, patience: 5 };
     const reports: EpochInfo[] = [];
     const a = await trainFolds(tf, [reg], p, { seed: 1, onEpoch: (i) => (reports.push(i), false) });
@@ -221,11 +219,7 @@ describe("linear models, k folds and refits", () => {
   });
 
   it("a pruned exactly-solved trial throws TrialPruned after its one report", async () => {
-    const d = loadDataset(join(DATA, "diabetes.csv"), { target: "progression" });
-    const s = splitDataset(d, { seed: 0 });
-    const tr = take(d, s.train);
-    const va = take(d, s.validation);
-    const reg: TrainData = { task: "regression", classes: 0, xTrain: tr.x, yTrain: tr.y, xVal: va.x, yVal: va.y };
+    const { reg } = diabetesSplit();
     await expect(trainFolds(tf, [reg], { ...DEFAULT_PARAMS, layers: 0 }, { seed: 1, onEpoch: () => true })).rejects.toBeInstanceOf(TrialPruned);
   });
 
