@@ -12,6 +12,7 @@ import { readTable, TuneDataError, type Table } from "../../../gpu-runner/tfjs/d
 import { loadSavedModel, predictSaved, type SavedModel } from "../../../gpu-runner/tfjs/load.js";
 import { score } from "../../../gpu-runner/tfjs/trainable.js";
 import type { CliIo } from "../context.js";
+import { ownCommandArgv } from "../own-command.js";
 import { csvCell } from "../csv.js";
 
 export const PREDICT_USAGE = `Usage: hpo predict --model DIR --data FILE.csv [options]
@@ -49,19 +50,8 @@ const FLAGS = {
  * dropped: predicting needs no daemon.
  */
 export function predictArgv(argv: readonly string[]): string[] | undefined {
-  let i = 0;
-  let json = false;
-  while (i < argv.length) {
-    const token = argv[i];
-    if (token === "--address") i += 2;
-    else if (token.startsWith("--address=")) i += 1;
-    else if (token === "--json") {
-      json = true;
-      i += 1;
-    } else break;
-  }
-  if (argv[i] !== "predict") return undefined;
-  return [...(json ? ["--json"] : []), ...argv.slice(i + 1)];
+  const own = ownCommandArgv(argv, "predict");
+  return own === undefined ? undefined : [...(own.json ? ["--json"] : []), ...own.args];
 }
 
 class PredictUsageError extends Error {}

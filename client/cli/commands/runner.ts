@@ -11,21 +11,15 @@ import { createLogger } from "../../../server/log.js";
 import { HpodClientError } from "../../errors.js";
 import { DEFAULT_ADDRESS, HpodClient } from "../../hpod-client.js";
 import type { CliIo } from "../context.js";
+import { ownCommandArgv } from "../own-command.js";
 
 /**
  * When argv is a runner command (`[--address A] [--json] runner ...`), the
  * argv without the word `runner`; else undefined.
  */
 export function runnerArgv(argv: readonly string[]): string[] | undefined {
-  let i = 0;
-  while (i < argv.length) {
-    const token = argv[i];
-    if (token === "--address") i += 2;
-    else if (token.startsWith("--address=") || token === "--json") i += 1;
-    else break;
-  }
-  if (argv[i] !== "runner") return undefined;
-  return [...argv.slice(0, i), ...argv.slice(i + 1)];
+  const own = ownCommandArgv(argv, "runner");
+  return own === undefined ? undefined : [...own.globals, ...own.args];
 }
 
 /** Runs `hpo runner`; resolves to the exit status (0 ok, 1 daemon/trial setup failure, 2 bad options). */

@@ -12,6 +12,7 @@ import { BACKEND_NAMES, type BackendName } from "../../../gpu-runner/tfjs/backen
 import { HpodClientError } from "../../errors.js";
 import { ProtoJsonError } from "../../proto-json.js";
 import type { CliIo } from "../context.js";
+import { ownCommandArgv } from "../own-command.js";
 
 export const TUNE_USAGE = `Usage: hpo tune --data FILE.csv --target COLUMN [options]
 
@@ -82,15 +83,8 @@ const FLAGS = {
 
 /** When argv is a tune command (`[--address A] [--json] tune ...`), the argv without `tune`; else undefined. */
 export function tuneArgv(argv: readonly string[]): string[] | undefined {
-  let i = 0;
-  while (i < argv.length) {
-    const token = argv[i];
-    if (token === "--address") i += 2;
-    else if (token.startsWith("--address=") || token === "--json") i += 1;
-    else break;
-  }
-  if (argv[i] !== "tune") return undefined;
-  return [...argv.slice(0, i), ...argv.slice(i + 1)];
+  const own = ownCommandArgv(argv, "tune");
+  return own === undefined ? undefined : [...own.globals, ...own.args];
 }
 
 class TuneUsageError extends Error {}
