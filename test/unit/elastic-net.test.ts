@@ -66,6 +66,29 @@ describe("solveElasticNet", () => {
     expect(t.bias + t.weights.reduce((s2, w, j) => s2 + w * shifted[0][j], 0)).toBeCloseTo(s.bias + s.weights.reduce((s2, w, j) => s2 + w * xs[0][j], 0), 6);
   });
 
+  it("an L1 term only lowers the objective from the ridge start, even when cut short", () => {
+    const objective = (w: number[], b: number, l1: number, l2: number): number =>
+      x.reduce((t, row, i) => t + (y[i] - b - row.reduce((a, v, j) => a + v * w[j], 0)) ** 2, 0) / n + w.reduce((t, v) => t + l1 * Math.abs(v) + l2 * v * v, 0);
+    const l1 = 2;
+    const l2 = 0.01;
+    const ridge = solveElasticNet(x, y, { l1: 0, l2 });
+    expect(ridge.sweeps).toBe(0);
+    const short = solveElasticNet(x, y, { l1, l2, maxSweeps: 2 });
+    const full = solveElasticNet(x, y, { l1, l2 });
+    expect(short.sweeps).toBe(2);
+    const start = objective(ridge.weights, ridge.bias, l1, l2);
+    expect(objective(short.weights, short.bias, l1, l2)).toBeLessThan(start);
+    expect(objective(full.weights, full.bias, l1, l2)).toBeLessThanOrEqual(objective(short.weights, short.bias, l1, l2) + 1e-9);
+  });
+
+  it("a duplicated column with no penalty gets the minimum-norm split (the singular case)", () => {
+    const dup = x.map((r) => [...r, r[2]]);
+    const s = solveElasticNet(dup, y, { l1: 0, l2: 0 });
+    const ols = solveElasticNet(x, y, { l1: 0, l2: 0 });
+    expect(s.weights[2]).toBeCloseTo(ols.weights[2] / 2, 6);
+    expect(s.weights[10]).toBeCloseTo(ols.weights[2] / 2, 6);
+  });
+
   it("refuses mismatched rows and negative penalties", () => {
     expect(() => solveElasticNet(x, y.slice(1), { l1: 0, l2: 0 })).toThrow(/rows/);
     expect(() => solveElasticNet(x, y, { l1: -1, l2: 0 })).toThrow(/l1 and l2/);
