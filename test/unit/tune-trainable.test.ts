@@ -129,12 +129,11 @@ describe("trainMlp", () => {
 
   it("cuts an epoch short when shouldPrune turns true mid-epoch (heartbeat PRUNE)", async () => {
     let batches = 0;
-    const t0 = Date.now();
     await expect(
       trainMlp(tf, data, { ...DEFAULT_PARAMS, maxEpochs: 50, batchSize: 16 }, { seed: 1, shouldPrune: () => ++batches > 3 }),
     ).rejects.toThrow(/pruned during epoch 0/);
+    // An epoch is 22 batches of 16 rows: the check stops it within a batch of turning true.
     expect(batches).toBeLessThan(10);
-    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it("fails a trial that diverges before any finite epoch", async () => {
