@@ -435,11 +435,7 @@ async function solveFolds(tf: Tf, states: FoldState[], p: MlpParams, yVal: numbe
       const t = f.baseT.map((row) => row[0]);
       const s = solveElasticNet(f.baseX, t, { l1: p.l1, l2: p.l2 });
       tf.tidy(() => f.trained.model.layers[0].setWeights([tf.tensor2d(s.weights, [s.weights.length, 1]), tf.tensor1d([s.bias])]));
-      let sq = 0;
-      f.baseX.forEach((row, i) => {
-        sq += (s.bias + row.reduce((a, v, j) => a + v * s.weights[j], 0) - t[i]) ** 2;
-      });
-      lossSum += sq / Math.max(1, t.length) + s.weights.reduce((a, w) => a + p.l1 * Math.abs(w) + p.l2 * w * w, 0);
+      lossSum += s.objective;
     }
     const loss = lossSum / states.length;
     result.bestEpoch = 0;

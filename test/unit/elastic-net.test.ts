@@ -79,6 +79,9 @@ describe("solveElasticNet", () => {
     const start = objective(ridge.weights, ridge.bias, l1, l2);
     expect(objective(short.weights, short.bias, l1, l2)).toBeLessThan(start);
     expect(objective(full.weights, full.bias, l1, l2)).toBeLessThanOrEqual(objective(short.weights, short.bias, l1, l2) + 1e-9);
+    // The objective the solver reports is the one it minimised.
+    expect(full.objective).toBeCloseTo(objective(full.weights, full.bias, l1, l2), 8);
+    expect(ridge.objective).toBeCloseTo(objective(ridge.weights, ridge.bias, 0, l2), 8);
   });
 
   it("a duplicated column with no penalty gets the minimum-norm split (the singular case)", () => {
