@@ -49,8 +49,22 @@ export interface Split {
 }
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-function isNumeric(s: string): boolean {
+const MISSING = /^(nan|na|null|\?)?$/i;
+
+/** A plain decimal number (no hex, Infinity or spaces inside). */
+export function isNumeric(s: string): boolean {
   return NUMBER.test(s.trim());
+}
+
+/** A feature's field as a number; throws TuneDataError naming the column and (1-based) row when it is missing, not numeric or not finite. */
+export function featureValue(field: string, column: string, line: number): number {
+  if (MISSING.test(field.trim())) throw new TuneDataError(`column "${column}" has a missing/NaN value at row ${line}; impute or drop such rows first`);
+  if (!isNumeric(field)) {
+    throw new TuneDataError(`feature column "${column}" is not numeric (value ${JSON.stringify(field)} at row ${line}); encode it as numbers (one-hot or ordinal) first`);
+  }
+  const v = Number(field);
+  if (!Number.isFinite(v)) throw new TuneDataError(`column "${column}" has a non-finite value at row ${line}`);
+  return v;
 }
 
 function splitLine(line: string): string[] {
@@ -123,20 +137,12 @@ export function toDataset(table: Table, options: DatasetOptions): Dataset {
     const features: number[] = [];
     row.forEach((field, c) => {
       const name = table.columns[c];
-      const missing = field === "" || /^(nan|na|null|\?)$/i.test(field);
-      if (missing) throw new TuneDataError(`column "${name}" has a missing/NaN value at row ${line}; impute or drop such rows first`);
-      if (c === targetIndex) {
-        rawY.push(field);
+      if (c !== targetIndex) {
+        features.push(featureValue(field, name, line));
         return;
       }
-      if (!isNumeric(field)) {
-        throw new TuneDataError(
-          `feature column "${name}" is not numeric (value ${JSON.stringify(field)} at row ${line}); encode it as numbers (one-hot or ordinal) first`,
-        );
-      }
-      const v = Number(field);
-      if (!Number.isFinite(v)) throw new TuneDataError(`column "${name}" has a non-finite value at row ${line}`);
-      features.push(v);
+      if (MISSING.test(field)) throw new TuneDataError(`column "${name}" has a missing/NaN value at row ${line}; impute or drop such rows first`);
+      rawY.push(field);
     });
     x.push(features);
   });

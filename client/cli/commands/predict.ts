@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 import { BACKEND_NAMES, loadTf, type BackendName } from "../../../gpu-runner/tfjs/backend.js";
-import { readTable, TuneDataError, type Table } from "../../../gpu-runner/tfjs/data.js";
+import { featureValue, isNumeric, readTable, TuneDataError, type Table } from "../../../gpu-runner/tfjs/data.js";
 import { loadSavedModel, predictSaved, type SavedModel } from "../../../gpu-runner/tfjs/load.js";
 import { score } from "../../../gpu-runner/tfjs/trainable.js";
 import type { CliIo } from "../context.js";
@@ -56,9 +56,6 @@ export function predictArgv(argv: readonly string[]): string[] | undefined {
 
 class PredictUsageError extends Error {}
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const MISSING = /^(nan|na|null|\?)?$/i;
-
 /** The model's feature columns of `table`, by name, as numbers; throws TuneDataError naming the column and row. */
 export function featureMatrix(table: Table, featureNames: readonly string[]): number[][] {
   const index = featureNames.map((name) => {
@@ -68,13 +65,7 @@ export function featureMatrix(table: Table, featureNames: readonly string[]): nu
   });
   return table.rows.map((row, r) => {
     if (row.length !== table.columns.length) throw new TuneDataError(`row ${r + 1} has ${row.length} fields, expected ${table.columns.length}`);
-    return index.map((c) => {
-      const field = row[c].trim();
-      const name = table.columns[c];
-      if (MISSING.test(field)) throw new TuneDataError(`column "${name}" has a missing/NaN value at row ${r + 1}; impute or drop such rows first`);
-      if (!NUMBER.test(field)) throw new TuneDataError(`feature column "${name}" is not numeric (value ${JSON.stringify(field)} at row ${r + 1})`);
-      return Number(field);
-    });
+    return index.map((c) => featureValue(row[c].trim(), table.columns[c], r + 1));
   });
 }
 
@@ -89,11 +80,11 @@ export function targetValues(table: Table, saved: Pick<SavedModel, "task" | "cla
   return table.rows.map((row, r) => {
     const field = (row[c] ?? "").trim();
     if (saved.task === "regression") {
-      if (!NUMBER.test(field)) throw new TuneDataError(`target column "${saved.target}" is not numeric (value ${JSON.stringify(field)} at row ${r + 1})`);
+      if (!isNumeric(field)) throw new TuneDataError(`target column "${saved.target}" is not numeric (value ${JSON.stringify(field)} at row ${r + 1})`);
       return Number(field);
     }
     let k = saved.classes.indexOf(field);
-    if (k < 0 && NUMBER.test(field)) k = saved.classes.findIndex((label) => NUMBER.test(label) && Number(label) === Number(field));
+    if (k < 0 && isNumeric(field)) k = saved.classes.findIndex((label) => isNumeric(label) && Number(label) === Number(field));
     if (k < 0) throw new TuneDataError(`row ${r + 1}: label ${JSON.stringify(field)} of column "${saved.target}" is not a class of the model (${saved.classes.join(", ")})`);
     return k;
   });
