@@ -26,7 +26,7 @@ import { renderCharts, renderReport, type ReportInput, type ReportTrial, type Sc
 import { saveModel } from "./save.js";
 import { tuneStudyJson } from "./space.js";
 import { predictEnsemble, selectEnsemble } from "./ensemble.js";
-import { paramsFromTrial, score, trainFolds, type MlpParams, type TrainData, type TrainedModel } from "./trainable.js";
+import { paramsFromTrial, score, solvedExactly, trainFolds, type MlpParams, type TrainData, type TrainedModel } from "./trainable.js";
 
 export interface TuneOptions {
   data: string;
@@ -87,12 +87,12 @@ export interface TuneResult {
   /** The epoch cap per trial. */
   epochs: number;
   refit: boolean;
-  /** Refits per chosen trial (0 without refit). */
+  /** Refits per chosen trial (0 without refit); an exactly solved trial gets one, with their weight (members[].refits). */
   refitSeeds: number;
   /** Whether the final model includes the chosen trials' own (fold) models. */
   bag: boolean;
   /** The trials the final model averages, heaviest first, with their weights and the epochs of their refit. */
-  members: Array<{ trial: number; weight: number; validationScore: number; epochs: number }>;
+  members: Array<{ trial: number; weight: number; validationScore: number; epochs: number; refits: number }>;
   /** The ensemble's validation score (the score it was selected on, so optimistic). */
   ensembleValidationScore: number;
   /** Rows each final model was trained on (all non-test rows when refit). */
@@ -476,18 +476,21 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
     const members: TuneResult["members"] = [];
     for (const m of choice.members) {
       const c = pool.find((x) => x.id === m.id)!;
-      members.push({ trial: c.id, weight: m.weight, validationScore: c.value, epochs: c.bestEpoch + 1 });
       // The trial's own (fold) models: each early-stopped on its held-out rows.
       const own = bag || !refit ? (c.models ?? []) : [];
       const parts = own.length + (refit ? refitSeeds : 0);
+      // An exactly solved trial gives the same model for every seed: one
+      // refit carries the weight of refitSeeds.
+      const seeds = !refit ? 0 : solvedExactly(dataset.task, c.params) ? 1 : refitSeeds;
+      members.push({ trial: c.id, weight: m.weight, validationScore: c.value, epochs: c.bestEpoch + 1, refits: seeds });
       for (const model of own) finalParts.push({ trial: c.id, weight: m.weight / parts, model, scalar: c.scalar });
       if (refit) {
         o.log(
-          `refit of trial ${c.id} (validation ${c.value.toFixed(4)}, weight ${m.weight.toFixed(2)}) on the ${fullData.xTrain.length} non-test rows, ${c.bestEpoch + 1} epochs, ${refitSeeds} seed(s)`,
+          `refit of trial ${c.id} (validation ${c.value.toFixed(4)}, weight ${m.weight.toFixed(2)}) on the ${fullData.xTrain.length} non-test rows, ${seeds < refitSeeds ? "solved exactly (one refit: every seed gives the same model)" : `${c.bestEpoch + 1} epochs, ${seeds} seed(s)`}`,
         );
-        for (let k = 0; k < refitSeeds; k++) {
+        for (let k = 0; k < seeds; k++) {
           const r = await trainFolds(tf, [fullData], c.params, { seed: o.seed * 1000 + c.id + 500_000 + 100_000 * k, fixedEpochs: c.bestEpoch + 1, ...(o.signal !== undefined ? { signal: o.signal } : {}) });
-          finalParts.push({ trial: c.id, weight: m.weight / parts, model: r.models[0], scalar: c.scalar });
+          finalParts.push({ trial: c.id, weight: (m.weight * (refitSeeds / seeds)) / parts, model: r.models[0], scalar: c.scalar });
         }
       }
     }
@@ -546,7 +549,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
         [`${folds > 1 ? "cross-" : ""}validation ${metric} (the ensemble, chosen on it)`, choice.score.toFixed(4)],
         [
           "final model",
-          `${refit ? `refit on all ${fullData.xTrain.length} non-test rows (${refitSeeds} seed(s) per trial)${bag ? `, averaged with the trial's own ${folds > 1 ? `${folds} fold models` : "model"}` : ""}` : "the trial models"}: ${members.length === 1 ? "the best trial" : `weighted mean of ${members.length} trials`} ${members.map((m) => `#${m.trial} (weight ${m.weight.toFixed(2)}, validation ${m.validationScore.toFixed(4)}, ${m.epochs} epochs)`).join(", ")}`,
+          `${refit ? `refit on all ${fullData.xTrain.length} non-test rows (${refitSeeds} seed(s) per trial${members.some((m) => m.refits < refitSeeds) ? "; one for an exactly solved linear trial" : ""})${bag ? `, averaged with the trial's own ${folds > 1 ? `${folds} fold models` : "model"}` : ""}` : "the trial models"}: ${members.length === 1 ? "the best trial" : `weighted mean of ${members.length} trials`} ${members.map((m) => `#${m.trial} (weight ${m.weight.toFixed(2)}, validation ${m.validationScore.toFixed(4)}, ${m.epochs} epochs)`).join(", ")}`,
         ],
         [`held-out test ${metric} (final model)`, testScore.toFixed(4)],
         [`held-out test ${metric} (best trial's own model, for comparison)`, bestTrialModelTestScore.toFixed(4)],

@@ -71,6 +71,22 @@ describe("hpo tune", () => {
     }
   });
 
+  it("refits an exactly solved linear trial once, with the weight of all its refit seeds", async () => {
+    const out = tempDir("tune-out-");
+    dirs.push(out);
+    // One trial: the portfolio's linear regression model, solved exactly; 3 folds, refit seeds 3.
+    const r = await hpo(["tune", "--data", join(ROOT, "examples", "tune", "data", "diabetes.csv"), "--target", "progression", "--trials", "1", "--out", out, "--seed", "1", "--gpus", "none"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/refit of trial 0 .* solved exactly \(one refit/);
+    expect(r.stdout).toMatch(/\(3 seed\(s\) each, one for an exactly solved linear trial\)/);
+    const result = JSON.parse(readFileSync(join(out, "result.json"), "utf8")) as { refitSeeds: number; members: Array<{ trial: number; refits: number }> };
+    expect(result.refitSeeds).toBe(3);
+    expect(result.members).toEqual([expect.objectContaining({ trial: 0, refits: 1 })]);
+    // Its 3 fold models (1/6 each) and the one refit (3/6): the weights of 3 fold models and 3 identical refits.
+    const ensemble = JSON.parse(readFileSync(join(out, "model", "ensemble.json"), "utf8")) as { members: Array<{ weight: number }> };
+    expect(ensemble.members.map((m) => m.weight)).toEqual([1 / 6, 1 / 6, 1 / 6, 3 / 6]);
+  });
+
   describe("against a running daemon (--address)", () => {
     let daemon: Daemon;
     beforeAll(async () => {
