@@ -8,7 +8,7 @@
  * The baselines train on train + validation (all non-test rows).
  *
  *   npm run build && node dist/bench/tune.js [--datasets breast_cancer,wine,digits,diabetes]
- *     [--seeds 0,1,2] [--trials 40] [--epochs auto] [--folds auto] [--ensemble 5] [--refit-seeds auto] [--no-bag] [--no-refit]
+ *     [--seeds 0,1,2] [--trials 40] [--epochs auto] [--folds auto] [--ensemble 5] [--portfolio-weight auto] [--refit-seeds auto] [--no-bag] [--no-refit]
  *     [--pruner median] [--out bench-tune-out]
  *
  * The table's "tuned" column is the final model's test score (refit on train
@@ -41,6 +41,7 @@ const { values } = parseArgs({
     epochs: { type: "string", default: "auto" },
     folds: { type: "string", default: "auto" },
     ensemble: { type: "string", default: "5" },
+    "portfolio-weight": { type: "string", default: "auto" },
     "no-refit": { type: "boolean", default: false },
     "no-bag": { type: "boolean", default: false },
     "refit-seeds": { type: "string", default: "auto" },
@@ -56,6 +57,7 @@ interface Row {
   bestTrialModel: number;
   validation: number;
   members: Array<{ trial: number; weight: number; validationScore: number; epochs: number }>;
+  portfolioWeight: number;
   folds: number;
   epochs: number;
   bestParams: Record<string, unknown>;
@@ -80,6 +82,7 @@ for (const name of values.datasets.split(",")) {
       ...(values.epochs !== "auto" ? { epochs: Number(values.epochs) } : {}),
       ...(values.folds !== "auto" ? { folds: Number(values.folds) } : {}),
       ensemble: Number(values.ensemble),
+      portfolioWeight: values["portfolio-weight"] === "auto" ? "auto" : Number(values["portfolio-weight"]),
       refit: values["no-refit"] !== true,
       bag: values["no-bag"] !== true,
       ...(values["refit-seeds"] !== "auto" ? { refitSeeds: Number(values["refit-seeds"]) } : {}),
@@ -107,6 +110,7 @@ for (const name of values.datasets.split(",")) {
       bestTrialModel: r.bestTrialModelTestScore,
       validation: r.validationScore,
       members: r.members,
+      portfolioWeight: r.portfolio.weight,
       folds: r.folds,
       epochs: r.epochs,
       bestParams: r.bestParams,

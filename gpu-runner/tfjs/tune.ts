@@ -25,7 +25,8 @@ import { kFolds, loadDataset, splitDataset, take, type Dataset, type Task } from
 import { renderCharts, renderReport, type ReportInput, type ReportTrial, type ScalarParam } from "./report.js";
 import { saveModel } from "./save.js";
 import { tuneStudyJson } from "./space.js";
-import { predictEnsemble, selectEnsemble } from "./ensemble.js";
+import { blend, predictEnsemble, selectEnsemble } from "./ensemble.js";
+import { choosePriorWeight, mixWithPrior } from "./prior-blend.js";
 import { paramsFromTrial, score, solvedExactly, trainFolds, type MlpParams, type TrainData, type TrainedModel } from "./trainable.js";
 
 export interface TuneOptions {
@@ -59,6 +60,15 @@ export interface TuneOptions {
   refitSeeds?: number;
   /** At most this many distinct trials in the final ensemble (default 5; 1: the best trial only). */
   ensemble?: number;
+  /**
+   * The portfolio's share of the final ensemble (its completed trials
+   * averaged uniformly, the rest from ensemble selection): "auto" (default)
+   * chooses 0, 0.25, 0.5, 0.75 or 1 by bootstrap out-of-bag loss
+   * (prior-blend.ts); a number fixes it; 0: ensemble selection alone. Only
+   * with the built-in space on a new study (the portfolio is enqueued there)
+   * and an ensemble of more than 1.
+   */
+  portfolioWeight?: number | "auto";
   /** k-fold cross-validation on the non-test rows; 1: the train/validation split; undefined or 0: autoFolds. */
   folds?: number;
   spec?: string;
@@ -93,8 +103,10 @@ export interface TuneResult {
   bag: boolean;
   /** The trials the final model averages, heaviest first, with their weights and the epochs of their refit. */
   members: Array<{ trial: number; weight: number; validationScore: number; epochs: number; refits: number }>;
-  /** The ensemble's validation score (the score it was selected on, so optimistic). */
+  /** The final ensemble's validation score (on the rows it was selected on, so optimistic). */
   ensembleValidationScore: number;
+  /** The portfolio trials' share of the final ensemble, and the mean out-of-bag loss of each share tried (with "auto"). */
+  portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number }> };
   /** Rows each final model was trained on (all non-test rows when refit). */
   finalTrainRows: number;
   /** For comparison only (it chooses nothing): the best trial's own model, trained on the train split, on test. */
@@ -249,7 +261,7 @@ interface Candidate {
   scalar: Record<string, ScalarParam>;
   /** Validation (out-of-fold with k folds) predictions at the best epoch. */
   predictions: number[][];
-  /** The trial's fold models (freed once the trial is out of the ensemble pool). */
+  /** The trial's fold models (freed once the trial is out of the ensemble pool, unless it is a portfolio trial). */
   models?: TrainedModel[];
 }
 
@@ -386,6 +398,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
   const refitSeeds = Math.max(1, Math.round(o.refitSeeds ?? (folds > 1 ? 3 : 1)));
   const bag = o.bag ?? true;
   const candidates: Candidate[] = [];
+  const portfolioIds: number[] = [];
   let bestCandidate: Candidate | undefined;
   const finalParts: FinalPart[] = [];
   try {
@@ -396,7 +409,8 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
     if (o.spec === undefined && created.created) {
       for (const params of portfolio(epochs, foldData[0].xTrain.length, dataset.task)) {
         try {
-          await client.enqueueTrial({ study, params });
+          const queued = await client.enqueueTrial({ study, params });
+          if (queued.trial !== undefined) portfolioIds.push(Number(queued.trial.id));
         } catch (error) {
           o.log(`could not enqueue a portfolio configuration: ${error instanceof Error ? error.message : String(error)}`);
         }
@@ -430,8 +444,8 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
           const c: Candidate = { id: ctx.id, value: r.bestScore, loss: r.bestLoss, bestEpoch: r.bestEpoch, params, scalar: record.params, predictions: r.validationPredictions, models: r.models };
           candidates.push(c);
           if (bestCandidate === undefined || rankCandidates(c, bestCandidate) < 0) bestCandidate = c;
-          // Only the ensemble pool (the POOL best trials) can still be chosen: free the other models.
-          for (const out of [...candidates].sort(rankCandidates).slice(POOL)) {
+          // Only the ensemble pool (the POOL best trials) and the portfolio can still be chosen: free the other models.
+          for (const out of [...candidates].sort(rankCandidates).slice(POOL).filter((x) => !portfolioIds.includes(x.id))) {
             out.models?.forEach((m) => m.model.dispose());
             delete out.models;
           }
@@ -469,13 +483,28 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
     // rows for the epochs its early stopping chose. Nothing here looks at
     // the test split.
     const pool = [...candidates].sort(rankCandidates).slice(0, POOL);
-    const choice =
+    const selected =
       ensembleSize === 1 || pool.length === 1
         ? { members: [{ id: best.id, weight: 1 }], score: best.value }
         : selectEnsemble(dataset.task, validationY, pool, { maxMembers: ensembleSize });
+    // The portfolio's share: see prior-blend.ts for why and how it is chosen.
+    const prior = ensembleSize > 1 ? candidates.filter((c) => portfolioIds.includes(c.id) && c.models !== undefined).map((c) => c.id) : [];
+    const portfolioChoice =
+      prior.length === 0 || o.portfolioWeight === 0
+        ? { weight: 0, outOfBag: [] }
+        : o.portfolioWeight === undefined || o.portfolioWeight === "auto"
+          ? choosePriorWeight(dataset.task, validationY, candidates, prior, { maxMembers: ensembleSize, pool: POOL, seed: o.seed })
+          : { weight: Math.min(1, Math.max(0, o.portfolioWeight)), outOfBag: [] };
+    const finalMembers = mixWithPrior(selected.members, prior, portfolioChoice.weight);
+    const finalValidation = blend(finalMembers.map((m) => ({ predictions: candidates.find((x) => x.id === m.id)!.predictions, weight: m.weight })));
+    const choice = { members: finalMembers, score: score(dataset.task, finalValidation, validationY) };
+    const portfolioText = `${portfolioChoice.weight} of the final model to the portfolio (trials ${prior.join(", ")}, averaged)${portfolioChoice.outOfBag.length > 0 ? `; bootstrap out-of-bag ${dataset.task === "classification" ? "log loss" : "squared error"} by share: ${portfolioChoice.outOfBag.map((x) => `${x.weight}: ${x.loss.toPrecision(4)}`).join(", ")}` : ""}`;
+    if (prior.length > 0) {
+      o.log(`portfolio share ${portfolioText}`);
+    }
     const members: TuneResult["members"] = [];
     for (const m of choice.members) {
-      const c = pool.find((x) => x.id === m.id)!;
+      const c = candidates.find((x) => x.id === m.id)!;
       // The trial's own (fold) models: each early-stopped on its held-out rows.
       const own = bag || !refit ? (c.models ?? []) : [];
       const parts = own.length + (refit ? refitSeeds : 0);
@@ -523,6 +552,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
       bag: bag || !refit,
       members,
       ensembleValidationScore: choice.score,
+      portfolio: { trials: prior, weight: portfolioChoice.weight, outOfBag: portfolioChoice.outOfBag },
       finalTrainRows: refit ? fullData.xTrain.length : foldData[0].xTrain.length,
       bestTrialModelTestScore,
       trials,
@@ -551,6 +581,14 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
           "final model",
           `${refit ? `refit on all ${fullData.xTrain.length} non-test rows (${refitSeeds} seed(s) per trial${members.some((m) => m.refits < refitSeeds) ? "; one for an exactly solved linear trial" : ""})${bag ? `, averaged with the trial's own ${folds > 1 ? `${folds} fold models` : "model"}` : ""}` : "the trial models"}: ${members.length === 1 ? "the best trial" : `weighted mean of ${members.length} trials`} ${members.map((m) => `#${m.trial} (weight ${m.weight.toFixed(2)}, validation ${m.validationScore.toFixed(4)}, ${m.epochs} epochs)`).join(", ")}`,
         ],
+        ...(prior.length > 0
+          ? [
+              [
+                "portfolio share",
+                portfolioText,
+              ] as [string, string],
+            ]
+          : []),
         [`held-out test ${metric} (final model)`, testScore.toFixed(4)],
         [`held-out test ${metric} (best trial's own model, for comparison)`, bestTrialModelTestScore.toFixed(4)],
         ["best parameters", JSON.stringify(best.scalar)],

@@ -38,6 +38,7 @@ describe("hpo tune", () => {
       refit: boolean;
       folds: number;
       members: Array<{ trial: number; weight: number; epochs: number }>;
+      portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number }> };
       finalTrainRows: number;
       modelPath: string;
     };
@@ -54,6 +55,12 @@ describe("hpo tune", () => {
     expect(result.members.length).toBeGreaterThanOrEqual(1);
     expect(result.members.reduce((s, m) => s + m.weight, 0)).toBeCloseTo(1, 9);
     expect(r.stdout).toMatch(/final model: refit on the 456 non-test rows \(3 seed\(s\) each\)/);
+    // The three trials are the portfolio; its share was chosen among five by out-of-bag loss.
+    expect(result.portfolio.trials).toEqual([0, 1, 2]);
+    expect(result.portfolio.outOfBag.map((x) => x.weight)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    const lowest = Math.min(...result.portfolio.outOfBag.map((x) => x.loss));
+    expect(result.portfolio.outOfBag.find((x) => x.weight === result.portfolio.weight)!.loss).toBe(lowest);
+    expect(r.stdout).toContain(`portfolio share: ${result.portfolio.weight} (trials 0, 1, 2)`);
     expect(result.testScore).toBeGreaterThan(0.5);
     expect(result.validationScore).toBeGreaterThan(0.5);
     expect(Object.keys(result.bestParams)).toEqual(expect.arrayContaining(["layers", "units", "lr", "schedule", "batch_size", "optimizer"]));
@@ -124,5 +131,8 @@ describe("hpo tune", () => {
     const usage = await hpo(["tune", "--data", DATA]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--target is required/);
+    const weight = await hpo(["tune", "--data", DATA, "--target", "target", "--portfolio-weight", "1.5"]);
+    expect(weight.code).toBe(2);
+    expect(weight.stderr).toMatch(/--portfolio-weight must be auto or a number in \[0, 1\], got "1.5"/);
   });
 });

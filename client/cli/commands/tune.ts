@@ -35,6 +35,10 @@ Options:
                        split (default auto: 5 up to 300 non-test rows, 3 up to 1000, else 1)
   --ensemble K         at most K trials in the final weighted ensemble, chosen greedily on the
                        validation predictions (default 5; 1: the best trial only)
+  --portfolio-weight W|auto
+                       the default portfolio's share of the final model (its trials averaged,
+                       the rest from the selection); default auto: 0, .25, .5, .75 or 1, the
+                       lowest bootstrap out-of-bag loss of the whole selection; 0: selection only
   --refit-seeds N|auto refits per chosen trial, with different initial weights, averaged
                        (default auto: 3 with k folds, 1 with one validation split)
   --no-bag             leave the chosen trials' own (fold) models out of the final model
@@ -66,6 +70,7 @@ const FLAGS = {
   "no-refit": { type: "boolean" },
   "no-bag": { type: "boolean" },
   "refit-seeds": { type: "string" },
+  "portfolio-weight": { type: "string" },
   algorithm: { type: "string" },
   pruner: { type: "string" },
   gpus: { type: "string" },
@@ -96,6 +101,14 @@ function intFlag(name: string, value: string | undefined, fallback: number, min:
   return n;
 }
 
+/** --portfolio-weight: "auto" or a number in [0, 1]. */
+function portfolioWeightFlag(value: string | undefined): number | "auto" {
+  if (value === undefined || value === "auto") return "auto";
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 1) throw new TuneUsageError(`--portfolio-weight must be auto or a number in [0, 1], got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /** Runs `hpo tune`; resolves to the exit status (0 ok, 1 failure, 2 usage). */
 export async function tuneMain(argv: readonly string[], io: CliIo, signal: AbortSignal): Promise<number> {
   let options: Parameters<typeof runTune>[0];
@@ -123,6 +136,7 @@ export async function tuneMain(argv: readonly string[], io: CliIo, signal: Abort
       ...(values.epochs !== undefined && values.epochs !== "auto" ? { epochs: intFlag("epochs", values.epochs, 30, 1) } : {}),
       ...(values.folds !== undefined && values.folds !== "auto" ? { folds: intFlag("folds", values.folds, 1, 1) } : {}),
       ensemble: intFlag("ensemble", values.ensemble, 5, 1),
+      portfolioWeight: portfolioWeightFlag(values["portfolio-weight"]),
       refit: values["no-refit"] !== true,
       bag: values["no-bag"] !== true,
       ...(values["refit-seeds"] !== undefined && values["refit-seeds"] !== "auto" ? { refitSeeds: intFlag("refit-seeds", values["refit-seeds"], 3, 1) } : {}),
@@ -160,6 +174,7 @@ export async function tuneMain(argv: readonly string[], io: CliIo, signal: Abort
         `\nbest trial ${r.bestTrial} of study ${r.study} (backend ${r.backend})\n${params}\n` +
           `${r.folds > 1 ? `${r.folds}-fold cross-` : ""}validation ${metric} (best trial): ${r.validationScore.toFixed(4)}\n` +
           `final model: ${r.refit ? `refit on the ${r.finalTrainRows} non-test rows (${r.refitSeeds} seed(s) each${r.members.some((m) => m.refits < r.refitSeeds) ? ", one for an exactly solved linear trial" : ""})${r.bag ? ` + the trials' own ${r.folds > 1 ? "fold models" : "models"}` : ""}` : "the trial models"}, ${r.members.length === 1 ? "the best trial" : `weighted mean of trials ${r.members.map((m) => `${m.trial} (${m.weight.toFixed(2)})`).join(", ")}`}\n` +
+          (r.portfolio.trials.length > 0 ? `portfolio share: ${r.portfolio.weight} (trials ${r.portfolio.trials.join(", ")})\n` : "") +
           `held-out test ${metric}: ${r.testScore.toFixed(4)}\n` +
           `model: ${r.modelPath}\nreport: ${r.reportPath}\n` +
           `plots: ${r.pngs.length > 0 ? `${r.pngs.length} PNG + SVG` : "SVG only (no rsvg-convert for PNG)"} in ${join(dirname(r.reportPath), "plots")}\nwall time: ${r.wallSeconds.toFixed(1)} s\n`,
