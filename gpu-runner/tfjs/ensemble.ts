@@ -63,41 +63,93 @@ export function selectEnsemble(task: Task, y: readonly number[], candidates: rea
   if (candidates.length === 0) throw new Error("selectEnsemble: no candidate");
   const rounds = Math.max(1, o.rounds ?? 20);
   const yy = [...y];
-  // A NaN loss (a model that output NaN) ranks last.
-  const evaluate = (p: number[][]): { score: number; loss: number } => {
-    const loss = predictionLoss(task, p, yy);
-    return { score: score(task, p, yy), loss: Number.isNaN(loss) ? Infinity : loss };
+  const rows = yy.length;
+  const width = candidates[0].predictions[0]?.length ?? 1;
+  // Flat copies: a round scores every candidate added to the running sum
+  // without building the blended matrix (this runs 100 times more inside
+  // prior-blend.ts's bootstrap). The loss reads one value per row (the true
+  // class's probability, or the value), in the same order and with the same
+  // arithmetic as predictionLoss; the score, which only breaks exact ties,
+  // is computed only for those.
+  const flat = candidates.map((c) => {
+    const out = new Float64Array(rows * width);
+    c.predictions.forEach((row, i) => {
+      for (let k = 0; k < width; k++) out[i * width + k] = row[k];
+    });
+    return out;
+  });
+  const target = Int32Array.from(task === "classification" ? yy : yy.map(() => 0));
+  const lossOf = (sum: Float64Array, add: Float64Array | undefined, count: number): number => {
+    let total = 0;
+    if (task === "classification") {
+      for (let i = 0; i < rows; i++) {
+        const at = i * width + target[i];
+        total += Math.log(Math.max(1e-7, (sum[at] + (add === undefined ? 0 : add[at])) / count));
+      }
+      total = -total / rows;
+    } else {
+      for (let i = 0; i < rows; i++) {
+        total += ((sum[i] + (add === undefined ? 0 : add[i])) / count - yy[i]) ** 2;
+      }
+      total /= rows;
+    }
+    // A NaN loss (a model that output NaN) ranks last.
+    return Number.isNaN(total) ? Infinity : total;
+  };
+  const scoreOf = (sum: Float64Array, add: Float64Array | undefined, count: number): number => {
+    const matrix: number[][] = [];
+    for (let i = 0; i < rows; i++) {
+      const row: number[] = [];
+      for (let k = 0; k < width; k++) row.push((sum[i * width + k] + (add === undefined ? 0 : add[i * width + k])) / count);
+      matrix.push(row);
+    }
+    return score(task, matrix, yy);
   };
   const better = (a: { score: number; loss: number }, b: { score: number; loss: number }): boolean => a.loss < b.loss || (a.loss === b.loss && a.score > b.score);
-  const evaluated = candidates.map((c) => evaluate(c.predictions));
+  const zero = new Float64Array(rows * width);
+  const losses = flat.map((f) => lossOf(zero, f, 1));
+  const lowest = Math.min(...losses);
+  const evaluated = flat.map((f, j) => ({ loss: losses[j], score: losses[j] === lowest ? scoreOf(zero, f, 1) : -Infinity }));
   // The first of equals wins, so with ties the caller's order (best trial first) decides.
   const start = evaluated.reduce((bestIndex, e, j) => (better(e, evaluated[bestIndex]) ? j : bestIndex), 0);
   const counts = new Map<number, number>([[start, 1]]);
-  let sum = candidates[start].predictions.map((r) => [...r]);
+  const sum = Float64Array.from(flat[start]);
   let n = 1;
-  let best = { ...evaluate(sum), counts: new Map(counts) };
+  let best = { ...evaluated[start], counts: new Map(counts), sum: Float64Array.from(sum), n };
   for (let r = 1; r < rounds; r++) {
     let pick = -1;
     let pickEval = { score: -Infinity, loss: Infinity };
-    candidates.forEach((c, j) => {
+    flat.forEach((f, j) => {
       if (!counts.has(j) && counts.size >= o.maxMembers) return;
-      const mean = sum.map((row, i) => row.map((v, k) => (v + c.predictions[i][k]) / (n + 1)));
-      const e = evaluate(mean);
-      if (pick < 0 || better(e, pickEval)) {
+      const loss = lossOf(sum, f, n + 1);
+      if (pick >= 0 && loss > pickEval.loss) return;
+      if (pick < 0 || loss < pickEval.loss) {
+        pick = j;
+        pickEval = { loss, score: NaN }; // scored only if another candidate ties it
+        return;
+      }
+      const e = { loss, score: scoreOf(sum, f, n + 1) };
+      if (Number.isNaN(pickEval.score)) pickEval.score = scoreOf(sum, flat[pick], n + 1);
+      if (better(e, pickEval)) {
         pick = j;
         pickEval = e;
       }
     });
     if (pick < 0) break;
-    const c = candidates[pick];
-    sum = sum.map((row, i) => row.map((v, k) => v + c.predictions[i][k]));
+    // Its score matters only against an equal-loss best round (and for the result, computed at the end).
+    if (pickEval.loss === best.loss) {
+      if (Number.isNaN(pickEval.score)) pickEval.score = scoreOf(sum, flat[pick], n + 1);
+      if (Number.isNaN(best.score)) best.score = scoreOf(best.sum, undefined, best.n);
+    }
+    const f = flat[pick];
+    for (let q = 0; q < sum.length; q++) sum[q] += f[q];
     n++;
     counts.set(pick, (counts.get(pick) ?? 0) + 1);
-    if (better(pickEval, best)) best = { ...pickEval, counts: new Map(counts) };
+    if (better(pickEval, best)) best = { ...pickEval, counts: new Map(counts), sum: Float64Array.from(sum), n };
   }
   const total = [...best.counts.values()].reduce((s, v) => s + v, 0);
   const members = [...best.counts.entries()]
     .map(([j, c]) => ({ id: candidates[j].id, weight: c / total }))
     .sort((a, b) => b.weight - a.weight);
-  return { members, score: best.score, loss: best.loss };
+  return { members, score: Number.isNaN(best.score) ? scoreOf(best.sum, undefined, best.n) : best.score, loss: best.loss };
 }
