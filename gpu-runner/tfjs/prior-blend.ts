@@ -20,7 +20,7 @@
  */
 import { blend, selectEnsemble, type EnsembleCandidate, type EnsembleChoice } from "./ensemble.js";
 import { seededRandom, type Task } from "./data.js";
-import { predictionLoss, score } from "./trainable.js";
+import { predictionLoss } from "./trainable.js";
 
 export interface PriorBlendOptions {
   /** Most distinct trials the selection picks (as selectEnsemble's maxMembers). */
@@ -41,11 +41,53 @@ export interface PriorBlendChoice {
   outOfBag: Array<{ weight: number; loss: number }>;
 }
 
-/** Candidates ranked as hpo tune ranks trials: higher score, then lower loss, then lower id. */
-function rankOn(task: Task, y: readonly number[], candidates: readonly EnsembleCandidate[]): EnsembleCandidate[] {
-  const keyed = candidates.map((c) => {
-    const loss = predictionLoss(task, c.predictions, [...y]);
-    return { c, score: score(task, c.predictions, [...y]), loss: Number.isNaN(loss) ? Infinity : loss };
+/**
+ * Per-row terms of a candidate's score and loss, computed once: whether the
+ * row's argmax is its class (the first maximum, as score() takes it) and the
+ * log of its clipped class probability, or the squared error. A resample's
+ * score and loss are then sums over its rows, in their order, with the
+ * arithmetic of score() and predictionLoss(), without building its rows.
+ */
+interface RowTerms {
+  hit: Uint8Array;
+  term: Float64Array;
+}
+
+function rowTerms(task: Task, y: readonly number[], predictions: readonly number[][]): RowTerms {
+  const hit = new Uint8Array(y.length);
+  const term = new Float64Array(y.length);
+  predictions.forEach((row, i) => {
+    if (task === "classification") {
+      let best = 0;
+      for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k;
+      hit[i] = best === y[i] ? 1 : 0;
+      term[i] = Math.log(Math.max(1e-7, row[y[i]] ?? 0));
+    } else {
+      term[i] = (y[i] - row[0]) ** 2;
+    }
+  });
+  return { hit, term };
+}
+
+/** Candidates ranked on the rows `rows` (with repeats) as hpo tune ranks trials: higher score, then lower loss, then lower id. */
+function rankOn(task: Task, y: readonly number[], rows: readonly number[], candidates: readonly EnsembleCandidate[], terms: readonly RowTerms[]): EnsembleCandidate[] {
+  let ssTot = 0;
+  if (task === "regression") {
+    const mean = rows.reduce((s, i) => s + y[i], 0) / rows.length;
+    ssTot = rows.reduce((s, i) => s + (y[i] - mean) ** 2, 0);
+  }
+  const keyed = candidates.map((c, j) => {
+    const t = terms[j];
+    let sum = 0;
+    let hits = 0;
+    for (const i of rows) {
+      sum += t.term[i];
+      hits += t.hit[i];
+    }
+    // score(): accuracy, or R² = 1 - ssRes / ssTot (0 for a constant target); predictionLoss(): mean log loss or squared error.
+    const value = task === "classification" ? hits / rows.length : ssTot > 0 ? 1 - sum / ssTot : 0;
+    const loss = task === "classification" ? -sum / rows.length : sum / rows.length;
+    return { c, score: value, loss: Number.isNaN(loss) ? Infinity : loss };
   });
   keyed.sort((a, b) => b.score - a.score || a.loss - b.loss || a.c.id - b.c.id);
   return keyed.map((k) => k.c);
@@ -78,6 +120,7 @@ export function choosePriorWeight(task: Task, y: readonly number[], candidates: 
   let used = 0;
   const bootstraps = Math.max(1, o.bootstraps ?? 100);
   const at = (rows: readonly number[], p: number[][]): number[][] => rows.map((i) => p[i]);
+  const terms = candidates.map((c) => rowTerms(task, y, c.predictions));
   for (let b = 0; b < bootstraps; b++) {
     const drawn = new Uint8Array(n);
     const inBag = Array.from({ length: n }, () => {
@@ -89,8 +132,9 @@ export function choosePriorWeight(task: Task, y: readonly number[], candidates: 
     if (outOfBag.length === 0) continue;
     const yIn = inBag.map((i) => y[i]);
     const yOut = outOfBag.map((i) => y[i]);
-    const inBagCandidates = candidates.map((c) => ({ id: c.id, predictions: at(inBag, c.predictions) }));
-    const pool = rankOn(task, yIn, inBagCandidates).slice(0, Math.max(1, o.pool));
+    const pool = rankOn(task, y, inBag, candidates, terms)
+      .slice(0, Math.max(1, o.pool))
+      .map((c) => ({ id: c.id, predictions: at(inBag, c.predictions) }));
     const chosen = pool.length === 1 ? [{ id: pool[0].id, weight: 1 }] : selectEnsemble(task, yIn, pool, { maxMembers: o.maxMembers }).members;
     const byId = new Map(candidates.map((c) => [c.id, c]));
     const selected = blend(chosen.map((m) => ({ predictions: at(outOfBag, byId.get(m.id)!.predictions), weight: m.weight })));
