@@ -58,6 +58,7 @@ interface Row {
   validation: number;
   members: Array<{ trial: number; weight: number; validationScore: number; epochs: number }>;
   portfolioWeight: number;
+  outOfBag?: number;
   folds: number;
   epochs: number;
   bestParams: Record<string, unknown>;
@@ -111,6 +112,7 @@ for (const name of values.datasets.split(",")) {
       validation: r.validationScore,
       members: r.members,
       portfolioWeight: r.portfolio.weight,
+      ...(r.outOfBagScore !== undefined ? { outOfBag: r.outOfBagScore } : {}),
       folds: r.folds,
       epochs: r.epochs,
       bestParams: r.bestParams,

@@ -20,7 +20,7 @@
  */
 import { blend, selectEnsemble, type EnsembleCandidate, type EnsembleChoice } from "./ensemble.js";
 import { seededRandom, type Task } from "./data.js";
-import { predictionLoss } from "./trainable.js";
+import { predictionLoss, score } from "./trainable.js";
 
 export interface PriorBlendOptions {
   /** Most distinct trials the selection picks (as selectEnsemble's maxMembers). */
@@ -37,8 +37,13 @@ export interface PriorBlendOptions {
 export interface PriorBlendChoice {
   /** The portfolio's share of the final ensemble (0: the selection alone). */
   weight: number;
-  /** Mean out-of-bag loss (log loss, or squared error) of each weight tried. */
-  outOfBag: Array<{ weight: number; loss: number }>;
+  /**
+   * Mean out-of-bag loss (log loss, or squared error) and score (accuracy,
+   * or R²) of each weight tried: BBC-CV's estimate of how the whole procedure
+   * (selection, then that share) does on rows it did not choose on, so less
+   * optimistic than the ensemble's validation score.
+   */
+  outOfBag: Array<{ weight: number; loss: number; score: number }>;
 }
 
 /**
@@ -117,6 +122,7 @@ export function choosePriorWeight(task: Task, y: readonly number[], candidates: 
   const n = y.length;
   const random = seededRandom((o.seed ^ 0x2545f491) >>> 0);
   const totals = grid.map(() => 0);
+  const scores = grid.map(() => 0);
   let used = 0;
   const bootstraps = Math.max(1, o.bootstraps ?? 100);
   const at = (rows: readonly number[], p: number[][]): number[][] => rows.map((i) => p[i]);
@@ -146,10 +152,11 @@ export function choosePriorWeight(task: Task, y: readonly number[], candidates: 
       ]);
       const loss = predictionLoss(task, mixed, yOut);
       totals[g] += Number.isNaN(loss) ? Infinity : loss;
+      scores[g] += score(task, mixed, yOut);
     });
     used++;
   }
-  const outOfBag = grid.map((weight, g) => ({ weight, loss: used > 0 ? totals[g] / used : NaN }));
+  const outOfBag = grid.map((weight, g) => ({ weight, loss: used > 0 ? totals[g] / used : NaN, score: used > 0 ? scores[g] / used : NaN }));
   // Lowest mean out-of-bag loss; among equals the smaller portfolio weight.
   const best = outOfBag.reduce((a, c) => (c.loss < a.loss ? c : a), outOfBag[0]);
   return { weight: best.weight, outOfBag };

@@ -106,7 +106,9 @@ export interface TuneResult {
   /** The final ensemble's validation score (on the rows it was selected on, so optimistic). */
   ensembleValidationScore: number;
   /** The portfolio trials' share of the final ensemble, and the mean out-of-bag loss of each share tried (with "auto"). */
-  portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number }> };
+  portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number; score: number }> };
+  /** BBC-CV's out-of-bag estimate of the final model's score (accuracy or R²; with --portfolio-weight auto), else undefined. */
+  outOfBagScore?: number;
   /** Rows each final model was trained on (all non-test rows when refit). */
   finalTrainRows: number;
   /** For comparison only (it chooses nothing): the best trial's own model, trained on the train split, on test. */
@@ -496,6 +498,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
           ? choosePriorWeight(dataset.task, validationY, candidates, prior, { maxMembers: ensembleSize, pool: POOL, seed: o.seed })
           : { weight: Math.min(1, Math.max(0, o.portfolioWeight)), outOfBag: [] };
     const finalMembers = mixWithPrior(selected.members, prior, portfolioChoice.weight);
+    const outOfBagScore = portfolioChoice.outOfBag.find((x) => x.weight === portfolioChoice.weight)?.score;
     const finalValidation = blend(finalMembers.map((m) => ({ predictions: candidates.find((x) => x.id === m.id)!.predictions, weight: m.weight })));
     const choice = { members: finalMembers, score: score(dataset.task, finalValidation, validationY) };
     const portfolioText = `${portfolioChoice.weight} of the final model to the portfolio (trials ${prior.join(", ")}, averaged)${portfolioChoice.outOfBag.length > 0 ? `; bootstrap out-of-bag ${dataset.task === "classification" ? "log loss" : "squared error"} by share: ${portfolioChoice.outOfBag.map((x) => `${x.weight}: ${x.loss.toPrecision(4)}`).join(", ")}` : ""}`;
@@ -553,6 +556,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
       members,
       ensembleValidationScore: choice.score,
       portfolio: { trials: prior, weight: portfolioChoice.weight, outOfBag: portfolioChoice.outOfBag },
+      ...(outOfBagScore !== undefined ? { outOfBagScore } : {}),
       finalTrainRows: refit ? fullData.xTrain.length : foldData[0].xTrain.length,
       bestTrialModelTestScore,
       trials,
@@ -577,6 +581,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
         ["best trial", String(best.id)],
         [`${folds > 1 ? "cross-" : ""}validation ${metric} (best trial)`, validationScore.toFixed(4)],
         [`${folds > 1 ? "cross-" : ""}validation ${metric} (the ensemble, chosen on it)`, choice.score.toFixed(4)],
+        ...(outOfBagScore !== undefined ? [[`bootstrap out-of-bag ${metric} (BBC-CV: the selection and share redone on resamples, scored on the rows left out)`, outOfBagScore.toFixed(4)] as [string, string]] : []),
         [
           "final model",
           `${refit ? `refit on all ${fullData.xTrain.length} non-test rows (${refitSeeds} seed(s) per trial${members.some((m) => m.refits < refitSeeds) ? "; one for an exactly solved linear trial" : ""})${bag ? `, averaged with the trial's own ${folds > 1 ? `${folds} fold models` : "model"}` : ""}` : "the trial models"}: ${members.length === 1 ? "the best trial" : `weighted mean of ${members.length} trials`} ${members.map((m) => `#${m.trial} (weight ${m.weight.toFixed(2)}, validation ${m.validationScore.toFixed(4)}, ${m.epochs} epochs)`).join(", ")}`,

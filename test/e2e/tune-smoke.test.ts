@@ -38,7 +38,8 @@ describe("hpo tune", () => {
       refit: boolean;
       folds: number;
       members: Array<{ trial: number; weight: number; epochs: number }>;
-      portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number }> };
+      portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number; score: number }> };
+      outOfBagScore: number;
       finalTrainRows: number;
       modelPath: string;
     };
@@ -61,6 +62,11 @@ describe("hpo tune", () => {
     const lowest = Math.min(...result.portfolio.outOfBag.map((x) => x.loss));
     expect(result.portfolio.outOfBag.find((x) => x.weight === result.portfolio.weight)!.loss).toBe(lowest);
     expect(r.stdout).toContain(`portfolio share: ${result.portfolio.weight} (trials 0, 1, 2)`);
+    // BBC-CV's estimate of the final model's accuracy: the chosen share's out-of-bag score.
+    expect(result.outOfBagScore).toBe(result.portfolio.outOfBag.find((x) => x.weight === result.portfolio.weight)!.score);
+    expect(result.outOfBagScore).toBeGreaterThan(0.5);
+    expect(result.outOfBagScore).toBeLessThanOrEqual(1);
+    expect(r.stdout).toContain(`bootstrap out-of-bag accuracy (less optimistic than the validation score it was chosen on): ${result.outOfBagScore.toFixed(4)}`);
     expect(result.testScore).toBeGreaterThan(0.5);
     expect(result.validationScore).toBeGreaterThan(0.5);
     expect(Object.keys(result.bestParams)).toEqual(expect.arrayContaining(["layers", "units", "lr", "schedule", "batch_size", "optimizer"]));

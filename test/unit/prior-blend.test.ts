@@ -62,6 +62,10 @@ describe("choosePriorWeight", () => {
     expect(choice.outOfBag.map((x) => x.weight)).toEqual([0, 0.25, 0.5, 0.75, 1]);
     // Selection alone looks best on the rows it was chosen on, not out of bag.
     expect(choice.outOfBag[0].loss).toBeGreaterThan(choice.outOfBag[4].loss);
+    // The out-of-bag accuracy: the portfolio is right on every row (0.7 on the true class), the lucky
+    // candidates on about 75 % of rows they were not chosen on.
+    expect(choice.outOfBag[4].score).toBe(1);
+    expect(choice.outOfBag[0].score).toBeLessThan(0.95);
   });
 
   it("keeps the selection when a search candidate is genuinely better than the portfolio", () => {

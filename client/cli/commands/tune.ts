@@ -175,6 +175,7 @@ export async function tuneMain(argv: readonly string[], io: CliIo, signal: Abort
           `${r.folds > 1 ? `${r.folds}-fold cross-` : ""}validation ${metric} (best trial): ${r.validationScore.toFixed(4)}\n` +
           `final model: ${r.refit ? `refit on the ${r.finalTrainRows} non-test rows (${r.refitSeeds} seed(s) each${r.members.some((m) => m.refits < r.refitSeeds) ? ", one for an exactly solved linear trial" : ""})${r.bag ? ` + the trials' own ${r.folds > 1 ? "fold models" : "models"}` : ""}` : "the trial models"}, ${r.members.length === 1 ? "the best trial" : `weighted mean of trials ${r.members.map((m) => `${m.trial} (${m.weight.toFixed(2)})`).join(", ")}`}\n` +
           (r.portfolio.trials.length > 0 ? `portfolio share: ${r.portfolio.weight} (trials ${r.portfolio.trials.join(", ")})\n` : "") +
+          (r.outOfBagScore !== undefined ? `bootstrap out-of-bag ${metric} (less optimistic than the validation score it was chosen on): ${r.outOfBagScore.toFixed(4)}\n` : "") +
           `held-out test ${metric}: ${r.testScore.toFixed(4)}\n` +
           `model: ${r.modelPath}\nreport: ${r.reportPath}\n` +
           `plots: ${r.pngs.length > 0 ? `${r.pngs.length} PNG + SVG` : "SVG only (no rsvg-convert for PNG)"} in ${join(dirname(r.reportPath), "plots")}\nwall time: ${r.wallSeconds.toFixed(1)} s\n`,
