@@ -7,7 +7,7 @@
  */
 import type { Task } from "./data.js";
 import type { Tf } from "./backend.js";
-import { predict, predictionLoss, score, type TrainedModel } from "./trainable.js";
+import { logProbability, predict, score, type TrainedModel } from "./trainable.js";
 
 export interface EnsembleCandidate {
   id: number;
@@ -84,7 +84,7 @@ export function selectEnsemble(task: Task, y: readonly number[], candidates: rea
     if (task === "classification") {
       for (let i = 0; i < rows; i++) {
         const at = i * width + target[i];
-        total += Math.log(Math.max(1e-7, (sum[at] + (add === undefined ? 0 : add[at])) / count));
+        total += logProbability((sum[at] + (add === undefined ? 0 : add[at])) / count);
       }
       total = -total / rows;
     } else {

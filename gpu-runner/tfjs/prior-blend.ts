@@ -20,7 +20,7 @@
  */
 import { blend, selectEnsemble, type EnsembleCandidate, type EnsembleChoice } from "./ensemble.js";
 import { seededRandom, type Task } from "./data.js";
-import { predictionLoss, score } from "./trainable.js";
+import { logProbability, predictedClass, predictionLoss, rSquared, score } from "./trainable.js";
 
 export interface PriorBlendOptions {
   /** Most distinct trials the selection picks (as selectEnsemble's maxMembers). */
@@ -63,10 +63,8 @@ function rowTerms(task: Task, y: readonly number[], predictions: readonly number
   const term = new Float64Array(y.length);
   predictions.forEach((row, i) => {
     if (task === "classification") {
-      let best = 0;
-      for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k;
-      hit[i] = best === y[i] ? 1 : 0;
-      term[i] = Math.log(Math.max(1e-7, row[y[i]] ?? 0));
+      hit[i] = predictedClass(row) === y[i] ? 1 : 0;
+      term[i] = logProbability(row[y[i]] ?? 0);
     } else {
       term[i] = (y[i] - row[0]) ** 2;
     }
@@ -89,8 +87,8 @@ function rankOn(task: Task, y: readonly number[], rows: readonly number[], candi
       sum += t.term[i];
       hits += t.hit[i];
     }
-    // score(): accuracy, or R² = 1 - ssRes / ssTot (0 for a constant target); predictionLoss(): mean log loss or squared error.
-    const value = task === "classification" ? hits / rows.length : ssTot > 0 ? 1 - sum / ssTot : 0;
+    // As score() and predictionLoss() compute them on these rows.
+    const value = task === "classification" ? hits / rows.length : rSquared(sum, ssTot);
     const loss = task === "classification" ? -sum / rows.length : sum / rows.length;
     return { c, score: value, loss: Number.isNaN(loss) ? Infinity : loss };
   });
@@ -100,8 +98,8 @@ function rankOn(task: Task, y: readonly number[], rows: readonly number[], candi
 
 /** The members' weighted predictions plus the prior's uniform blend, mixed at `weight`. */
 export function mixWithPrior(members: EnsembleChoice["members"], priorIds: readonly number[], weight: number): EnsembleChoice["members"] {
-  const w = new Map<number, number>();
   if (priorIds.length === 0 || weight <= 0) return members;
+  const w = new Map<number, number>();
   for (const m of members) w.set(m.id, (w.get(m.id) ?? 0) + m.weight * (1 - weight));
   for (const id of priorIds) w.set(id, (w.get(id) ?? 0) + weight / priorIds.length);
   return [...w.entries()]
@@ -127,6 +125,7 @@ export function choosePriorWeight(task: Task, y: readonly number[], candidates: 
   const bootstraps = Math.max(1, o.bootstraps ?? 100);
   const at = (rows: readonly number[], p: number[][]): number[][] => rows.map((i) => p[i]);
   const terms = candidates.map((c) => rowTerms(task, y, c.predictions));
+  const byId = new Map(candidates.map((c) => [c.id, c]));
   for (let b = 0; b < bootstraps; b++) {
     const drawn = new Uint8Array(n);
     const inBag = Array.from({ length: n }, () => {
@@ -142,7 +141,6 @@ export function choosePriorWeight(task: Task, y: readonly number[], candidates: 
       .slice(0, Math.max(1, o.pool))
       .map((c) => ({ id: c.id, predictions: at(inBag, c.predictions) }));
     const chosen = pool.length === 1 ? [{ id: pool[0].id, weight: 1 }] : selectEnsemble(task, yIn, pool, { maxMembers: o.maxMembers }).members;
-    const byId = new Map(candidates.map((c) => [c.id, c]));
     const selected = blend(chosen.map((m) => ({ predictions: at(outOfBag, byId.get(m.id)!.predictions), weight: m.weight })));
     const priorBlend = blend(prior.map((c) => ({ predictions: at(outOfBag, c.predictions), weight: 1 })));
     grid.forEach((w, g) => {

@@ -192,27 +192,42 @@ function setLearningRate(model: LayersModel, lr: number): void {
   else opt.learningRate = lr;
 }
 
+/** The class a row of probabilities predicts: its first maximum. */
+export function predictedClass(row: readonly number[]): number {
+  let best = 0;
+  for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k;
+  return best;
+}
+
+/** One row's term of the log loss: the log of its class probability, clipped at 1e-7 (the loss is minus their mean). */
+export function logProbability(p: number): number {
+  return Math.log(Math.max(1e-7, p));
+}
+
+/** R² from the residual and total sums of squares (0 for a constant target). */
+export function rSquared(ssRes: number, ssTot: number): number {
+  return ssTot > 0 ? 1 - ssRes / ssTot : 0;
+}
+
 /** Accuracy (classification) or R² (regression) of predictions. */
 export function score(task: Task, predicted: number[][], y: number[]): number {
   if (task === "classification") {
     let hit = 0;
     predicted.forEach((row, i) => {
-      let best = 0;
-      for (let k = 1; k < row.length; k++) if (row[k] > row[best]) best = k;
-      if (best === y[i]) hit++;
+      if (predictedClass(row) === y[i]) hit++;
     });
     return hit / y.length;
   }
   const mean = y.reduce((s, v) => s + v, 0) / y.length;
   const ssTot = y.reduce((s, v) => s + (v - mean) ** 2, 0);
   const ssRes = y.reduce((s, v, i) => s + (v - predicted[i][0]) ** 2, 0);
-  return ssTot > 0 ? 1 - ssRes / ssTot : 0;
+  return rSquared(ssRes, ssTot);
 }
 
 /** Mean log loss (classification; probabilities clipped at 1e-7) or mean squared error (regression). */
 export function predictionLoss(task: Task, predicted: number[][], y: number[]): number {
   if (y.length === 0) return NaN;
-  if (task === "classification") return -predicted.reduce((s, row, i) => s + Math.log(Math.max(1e-7, row[y[i]] ?? 0)), 0) / y.length;
+  if (task === "classification") return -predicted.reduce((s, row, i) => s + logProbability(row[y[i]] ?? 0), 0) / y.length;
   return predicted.reduce((s, row, i) => s + (row[0] - y[i]) ** 2, 0) / y.length;
 }
 

@@ -356,6 +356,8 @@ export async function saveFinal(tf: Tf, parts: readonly FinalPart[], dir: string
 /** Runs the whole tune; throws TuneDataError / TuneError / HpodClientError. */
 export async function runTune(o: TuneOptions): Promise<TuneResult> {
   const started = Date.now();
+  const share = o.portfolioWeight;
+  if (share !== undefined && share !== "auto" && !(share >= 0 && share <= 1)) throw new TuneError(`portfolioWeight must be "auto" or a number in [0, 1], got ${share}`);
   const dataset = loadDataset(o.data, { target: o.target, ...(o.task !== undefined ? { task: o.task } : {}) });
   const split = splitDataset(dataset, { seed: o.seed });
   const train = take(dataset, split.train);
@@ -496,7 +498,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
         ? { weight: 0, outOfBag: [] }
         : o.portfolioWeight === undefined || o.portfolioWeight === "auto"
           ? choosePriorWeight(dataset.task, validationY, candidates, prior, { maxMembers: ensembleSize, pool: POOL, seed: o.seed })
-          : { weight: Math.min(1, Math.max(0, o.portfolioWeight)), outOfBag: [] };
+          : { weight: o.portfolioWeight, outOfBag: [] };
     const finalMembers = mixWithPrior(selected.members, prior, portfolioChoice.weight);
     const outOfBagScore = portfolioChoice.outOfBag.find((x) => x.weight === portfolioChoice.weight)?.score;
     const finalValidation = blend(finalMembers.map((m) => ({ predictions: candidates.find((x) => x.id === m.id)!.predictions, weight: m.weight })));

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { tuneArgv, tuneMain } from "../../client/cli/commands/tune.js";
 import { studyFromJson } from "../../client/proto-json.js";
 import { tuneStudyJson } from "../../gpu-runner/tfjs/space.js";
+import { runTune, TuneError } from "../../gpu-runner/tfjs/tune.js";
 
 function io() {
   const stdout = new PassThrough();
@@ -47,10 +48,18 @@ describe("tuneMain usage", () => {
     [["--data", "f.csv", "--target", "y", "--refit-seeds=-1"], /--refit-seeds must be an integer >= 1, got "-1"/],
     [["--data", "f.csv", "--target", "y", "--refit-seeds", "-1"], /argument is ambiguous/],
     [["--data", "f.csv", "--target", "y", "--refit-seeds", "many"], /--refit-seeds must be an integer >= 1, got "many"/],
+    [["--data", "f.csv", "--target", "y", "--portfolio-weight", "half"], /--portfolio-weight must be auto or a number in \[0, 1\], got "half"/],
+    [["--data", "f.csv", "--target", "y", "--portfolio-weight=-0.25"], /--portfolio-weight must be auto or a number in \[0, 1\], got "-0.25"/],
   ])("%j exits 2", async (argv, message) => {
     const t = io();
     expect(await tuneMain(argv, t.io, new AbortController().signal)).toBe(2);
     expect(t.err()).toMatch(message);
+  });
+
+  it("runTune refuses a portfolio weight outside [0, 1] before it reads anything", async () => {
+    const options = { data: "/nonexistent.csv", target: "y", trials: 1, algorithm: "auto", pruner: "none", gpus: "none", out: "/nonexistent-out", seed: 0, write: () => undefined, isTty: false, log: () => undefined };
+    await expect(runTune({ ...options, portfolioWeight: Number.NaN })).rejects.toThrow(new TuneError('portfolioWeight must be "auto" or a number in [0, 1], got NaN'));
+    await expect(runTune({ ...options, portfolioWeight: 1.5 })).rejects.toBeInstanceOf(TuneError);
   });
 
   it("exits 1 on an unreadable data file", async () => {
