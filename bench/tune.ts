@@ -58,6 +58,8 @@ interface Row {
   validation: number;
   members: Array<{ trial: number; weight: number; validationScore: number; epochs: number }>;
   portfolioWeight: number;
+  /** The share of lowest mean out-of-bag loss (the rule may choose a larger one). */
+  portfolioLowestLoss?: number;
   outOfBag?: number;
   folds: number;
   epochs: number;
@@ -112,6 +114,7 @@ for (const name of values.datasets.split(",")) {
       validation: r.validationScore,
       members: r.members,
       portfolioWeight: r.portfolio.weight,
+      ...(r.portfolio.lowestLossWeight !== undefined ? { portfolioLowestLoss: r.portfolio.lowestLossWeight } : {}),
       ...(r.outOfBagScore !== undefined ? { outOfBag: r.outOfBagScore } : {}),
       folds: r.folds,
       epochs: r.epochs,

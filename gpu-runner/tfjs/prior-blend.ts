@@ -15,8 +15,20 @@
  * 107, 2018, "BBC-CV"): the whole selection (pool ranking and greedy
  * ensemble selection) is rerun on a bootstrap resample of the validation
  * (out-of-fold) rows and scored on the rows the resample left out, once per
- * candidate weight of the portfolio; the weight with the lowest mean
- * out-of-bag loss is used on all rows.
+ * candidate weight of the portfolio.
+ *
+ * Which weight: the largest whose mean out-of-bag loss is within one
+ * standard deviation (over the resamples, paired: the same resample scores
+ * both) of the lowest mean's, not the lowest mean itself. This is the
+ * one-standard-error rule (Breiman, Friedman, Olshen & Stone 1984; Hastie,
+ * Tibshirani & Friedman, The Elements of Statistical Learning, 7.10): among
+ * choices the estimate cannot tell apart, take the most regularised one,
+ * here the one that leans most on configurations fixed before the data was
+ * seen. The bootstrap's spread is its estimate of the sampling error of the
+ * out-of-bag loss (BBC-CV builds its confidence intervals from it); on a few
+ * hundred validation rows the lowest mean is itself a noisy pick, which
+ * moved between neighbouring weights with the resampling seed on the
+ * bench's runs while the rule's choice did not (docs/TUNE.md).
  */
 import { blend, selectEnsemble, type EnsembleCandidate, type EnsembleChoice } from "./ensemble.js";
 import { seededRandom, type Task } from "./data.js";
@@ -31,19 +43,34 @@ export interface PriorBlendOptions {
   bootstraps?: number;
   /** Portfolio weights tried (default 0, 0.25, 0.5, 0.75, 1). */
   grid?: readonly number[];
+  /**
+   * How many standard deviations of the paired out-of-bag difference a larger
+   * weight's mean loss may exceed the lowest by and still be chosen (default
+   * 1, the one-standard-error rule; 0 takes the lowest mean).
+   */
+  tolerance?: number;
   seed: number;
 }
 
 export interface PriorBlendChoice {
   /** The portfolio's share of the final ensemble (0: the selection alone). */
   weight: number;
+  /** The weight with the lowest mean out-of-bag loss (`weight` is never below it). */
+  lowestLossWeight: number;
   /**
    * Mean out-of-bag loss (log loss, or squared error) and score (accuracy,
    * or R²) of each weight tried: BBC-CV's estimate of how the whole procedure
    * (selection, then that share) does on rows it did not choose on, so less
    * optimistic than the ensemble's validation score.
    */
-  outOfBag: Array<{ weight: number; loss: number; score: number }>;
+  outOfBag: Array<{
+    weight: number;
+    loss: number;
+    score: number;
+    /** Mean over the resamples of this weight's loss minus the lowest-mean weight's, and its standard deviation. */
+    excess: number;
+    excessSd: number;
+  }>;
 }
 
 /**
@@ -116,12 +143,12 @@ export function mixWithPrior(members: EnsembleChoice["members"], priorIds: reado
 export function choosePriorWeight(task: Task, y: readonly number[], candidates: readonly EnsembleCandidate[], priorIds: readonly number[], o: PriorBlendOptions): PriorBlendChoice {
   const grid = o.grid ?? [0, 0.25, 0.5, 0.75, 1];
   const prior = candidates.filter((c) => priorIds.includes(c.id));
-  if (prior.length === 0) return { weight: 0, outOfBag: [] };
+  if (prior.length === 0) return { weight: 0, lowestLossWeight: 0, outOfBag: [] };
   const n = y.length;
   const random = seededRandom((o.seed ^ 0x2545f491) >>> 0);
-  const totals = grid.map(() => 0);
+  // Each resample's loss per weight, kept for the paired differences.
+  const losses: number[][] = [];
   const scores = grid.map(() => 0);
-  let used = 0;
   const bootstraps = Math.max(1, o.bootstraps ?? 100);
   const at = (rows: readonly number[], p: number[][]): number[][] => rows.map((i) => p[i]);
   const terms = candidates.map((c) => rowTerms(task, y, c.predictions));
@@ -143,19 +170,30 @@ export function choosePriorWeight(task: Task, y: readonly number[], candidates: 
     const chosen = pool.length === 1 ? [{ id: pool[0].id, weight: 1 }] : selectEnsemble(task, yIn, pool, { maxMembers: o.maxMembers }).members;
     const selected = blend(chosen.map((m) => ({ predictions: at(outOfBag, byId.get(m.id)!.predictions), weight: m.weight })));
     const priorBlend = blend(prior.map((c) => ({ predictions: at(outOfBag, c.predictions), weight: 1 })));
-    grid.forEach((w, g) => {
-      const mixed = blend([
-        { predictions: selected, weight: 1 - w },
-        { predictions: priorBlend, weight: w },
-      ]);
-      const loss = predictionLoss(task, mixed, yOut);
-      totals[g] += Number.isNaN(loss) ? Infinity : loss;
-      scores[g] += score(task, mixed, yOut);
-    });
-    used++;
+    losses.push(
+      grid.map((w, g) => {
+        const mixed = blend([
+          { predictions: selected, weight: 1 - w },
+          { predictions: priorBlend, weight: w },
+        ]);
+        const loss = predictionLoss(task, mixed, yOut);
+        scores[g] += score(task, mixed, yOut);
+        return Number.isNaN(loss) ? Infinity : loss;
+      }),
+    );
   }
-  const outOfBag = grid.map((weight, g) => ({ weight, loss: used > 0 ? totals[g] / used : NaN, score: used > 0 ? scores[g] / used : NaN }));
+  const used = losses.length;
+  const means = grid.map((_, g) => (used > 0 ? losses.reduce((s, l) => s + l[g], 0) / used : NaN));
   // Lowest mean out-of-bag loss; among equals the smaller portfolio weight.
-  const best = outOfBag.reduce((a, c) => (c.loss < a.loss ? c : a), outOfBag[0]);
-  return { weight: best.weight, outOfBag };
+  const lowest = means.reduce((a, m, g) => (m < means[a] ? g : a), 0);
+  const tolerance = Math.max(0, o.tolerance ?? 1);
+  const outOfBag = grid.map((weight, g) => {
+    const diff = losses.map((l) => l[g] - l[lowest]);
+    const excess = used > 0 ? diff.reduce((s, d) => s + d, 0) / used : NaN;
+    const excessSd = used > 1 ? Math.sqrt(diff.reduce((s, d) => s + (d - excess) ** 2, 0) / (used - 1)) : NaN;
+    return { weight, loss: means[g], score: used > 0 ? scores[g] / used : NaN, excess, excessSd };
+  });
+  // The one-standard-error rule: the largest weight within tolerance x SD of the lowest (a NaN or infinite excess never is).
+  const chosen = outOfBag.reduce((a, x) => (x.weight > a.weight && Number.isFinite(x.excess) && x.excess <= tolerance * x.excessSd ? x : a), outOfBag[lowest]);
+  return { weight: chosen.weight, lowestLossWeight: grid[lowest], outOfBag };
 }

@@ -26,7 +26,7 @@ import { renderCharts, renderReport, type ReportInput, type ReportTrial, type Sc
 import { saveModel } from "./save.js";
 import { tuneStudyJson } from "./space.js";
 import { blend, predictEnsemble, selectEnsemble } from "./ensemble.js";
-import { choosePriorWeight, mixWithPrior } from "./prior-blend.js";
+import { choosePriorWeight, mixWithPrior, type PriorBlendChoice } from "./prior-blend.js";
 import { paramsFromTrial, score, solvedExactly, trainFolds, type MlpParams, type TrainData, type TrainedModel } from "./trainable.js";
 
 export interface TuneOptions {
@@ -105,8 +105,13 @@ export interface TuneResult {
   members: Array<{ trial: number; weight: number; validationScore: number; epochs: number; refits: number }>;
   /** The final ensemble's validation score (on the rows it was selected on, so optimistic). */
   ensembleValidationScore: number;
-  /** The portfolio trials' share of the final ensemble, and the mean out-of-bag loss of each share tried (with "auto"). */
-  portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number; score: number }> };
+  /**
+   * The portfolio trials' share of the final ensemble; with "auto" also the
+   * share of lowest mean out-of-bag loss and each share's out-of-bag loss,
+   * score and excess over the lowest (the share chosen is the largest within
+   * one standard deviation, see prior-blend.ts).
+   */
+  portfolio: { trials: number[]; weight: number; lowestLossWeight?: number; outOfBag: PriorBlendChoice["outOfBag"] };
   /** BBC-CV's out-of-bag estimate of the final model's score (accuracy or R²; with --portfolio-weight auto), else undefined. */
   outOfBagScore?: number;
   /** Rows each final model was trained on (all non-test rows when refit). */
@@ -499,11 +504,18 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
         : o.portfolioWeight === undefined || o.portfolioWeight === "auto"
           ? choosePriorWeight(dataset.task, validationY, candidates, prior, { maxMembers: ensembleSize, pool: POOL, seed: o.seed })
           : { weight: o.portfolioWeight, outOfBag: [] };
+    const lowestLossWeight = "lowestLossWeight" in portfolioChoice ? portfolioChoice.lowestLossWeight : undefined;
     const finalMembers = mixWithPrior(selected.members, prior, portfolioChoice.weight);
     const outOfBagScore = portfolioChoice.outOfBag.find((x) => x.weight === portfolioChoice.weight)?.score;
     const finalValidation = blend(finalMembers.map((m) => ({ predictions: candidates.find((x) => x.id === m.id)!.predictions, weight: m.weight })));
     const choice = { members: finalMembers, score: score(dataset.task, finalValidation, validationY) };
-    const portfolioText = `${portfolioChoice.weight} of the final model to the portfolio (trials ${prior.join(", ")}, averaged)${portfolioChoice.outOfBag.length > 0 ? `; bootstrap out-of-bag ${dataset.task === "classification" ? "log loss" : "squared error"} by share: ${portfolioChoice.outOfBag.map((x) => `${x.weight}: ${x.loss.toPrecision(4)}`).join(", ")}` : ""}`;
+    const portfolioText =
+      `${portfolioChoice.weight} of the final model to the portfolio (trials ${prior.join(", ")}, averaged)` +
+      (portfolioChoice.outOfBag.length > 0
+        ? `; bootstrap out-of-bag ${dataset.task === "classification" ? "log loss" : "squared error"} by share (excess over the lowest ± its SD): ` +
+          portfolioChoice.outOfBag.map((x) => `${x.weight}: ${x.loss.toPrecision(4)} (+${x.excess.toPrecision(2)} ± ${x.excessSd.toPrecision(2)})`).join(", ") +
+          `; lowest at ${lowestLossWeight}, chosen: the largest share within one SD of it`
+        : "");
     if (prior.length > 0) {
       o.log(`portfolio share ${portfolioText}`);
     }
@@ -557,7 +569,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
       bag: bag || !refit,
       members,
       ensembleValidationScore: choice.score,
-      portfolio: { trials: prior, weight: portfolioChoice.weight, outOfBag: portfolioChoice.outOfBag },
+      portfolio: { trials: prior, weight: portfolioChoice.weight, ...(lowestLossWeight !== undefined ? { lowestLossWeight } : {}), outOfBag: portfolioChoice.outOfBag },
       ...(outOfBagScore !== undefined ? { outOfBagScore } : {}),
       finalTrainRows: refit ? fullData.xTrain.length : foldData[0].xTrain.length,
       bestTrialModelTestScore,

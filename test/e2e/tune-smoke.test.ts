@@ -38,7 +38,7 @@ describe("hpo tune", () => {
       refit: boolean;
       folds: number;
       members: Array<{ trial: number; weight: number; epochs: number }>;
-      portfolio: { trials: number[]; weight: number; outOfBag: Array<{ weight: number; loss: number; score: number }> };
+      portfolio: { trials: number[]; weight: number; lowestLossWeight: number; outOfBag: Array<{ weight: number; loss: number; score: number; excess: number; excessSd: number }> };
       outOfBagScore: number;
       finalTrainRows: number;
       modelPath: string;
@@ -56,11 +56,17 @@ describe("hpo tune", () => {
     expect(result.members.length).toBeGreaterThanOrEqual(1);
     expect(result.members.reduce((s, m) => s + m.weight, 0)).toBeCloseTo(1, 9);
     expect(r.stdout).toMatch(/final model: refit on the 456 non-test rows \(3 seed\(s\) each\)/);
-    // The three trials are the portfolio; its share was chosen among five by out-of-bag loss.
+    // The three trials are the portfolio; its share was chosen among five by out-of-bag loss: the largest
+    // share within one standard deviation of the lowest mean loss.
     expect(result.portfolio.trials).toEqual([0, 1, 2]);
-    expect(result.portfolio.outOfBag.map((x) => x.weight)).toEqual([0, 0.25, 0.5, 0.75, 1]);
-    const lowest = Math.min(...result.portfolio.outOfBag.map((x) => x.loss));
-    expect(result.portfolio.outOfBag.find((x) => x.weight === result.portfolio.weight)!.loss).toBe(lowest);
+    const oob = result.portfolio.outOfBag;
+    expect(oob.map((x) => x.weight)).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    const lowest = oob.find((x) => x.weight === result.portfolio.lowestLossWeight)!;
+    expect(lowest.loss).toBe(Math.min(...oob.map((x) => x.loss)));
+    expect(lowest.excess).toBe(0);
+    const within = oob.filter((x) => x.weight >= lowest.weight && x.excess <= x.excessSd).map((x) => x.weight);
+    expect(result.portfolio.weight).toBe(Math.max(lowest.weight, ...within));
+    expect(r.stderr).toContain(`lowest at ${lowest.weight}, chosen: the largest share within one SD of it`);
     expect(r.stdout).toContain(`portfolio share: ${result.portfolio.weight} (trials 0, 1, 2)`);
     // BBC-CV's estimate of the final model's accuracy: the chosen share's out-of-bag score.
     expect(result.outOfBagScore).toBe(result.portfolio.outOfBag.find((x) => x.weight === result.portfolio.weight)!.score);

@@ -37,8 +37,9 @@ Options:
                        validation predictions (default 5; 1: the best trial only)
   --portfolio-weight W|auto
                        the default portfolio's share of the final model (its trials averaged,
-                       the rest from the selection); default auto: 0, .25, .5, .75 or 1, the
-                       lowest bootstrap out-of-bag loss of the whole selection; 0: selection only
+                       the rest from the selection); default auto: 0, .25, .5, .75 or 1 by the
+                       bootstrap out-of-bag loss of the whole selection, the largest share within
+                       one standard deviation of the lowest; 0: selection only
   --refit-seeds N|auto refits per chosen trial, with different initial weights, averaged
                        (default auto: 3 with k folds, 1 with one validation split)
   --no-bag             leave the chosen trials' own (fold) models out of the final model
