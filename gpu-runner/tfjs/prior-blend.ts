@@ -25,10 +25,11 @@
  * choices the estimate cannot tell apart, take the most regularised one,
  * here the one that leans most on configurations fixed before the data was
  * seen. The bootstrap's spread is its estimate of the sampling error of the
- * out-of-bag loss (BBC-CV builds its confidence intervals from it); on a few
- * hundred validation rows the lowest mean is itself a noisy pick, which
- * moved between neighbouring weights with the resampling seed on the
- * bench's runs while the rule's choice did not (docs/TUNE.md).
+ * out-of-bag loss (BBC-CV builds its confidence intervals from it): the
+ * search's selection replaces the portfolio only where it is better by more
+ * than that noise. On a few hundred validation rows it seldom is, and there
+ * the selection's edge in the lowest mean did not carry over to the test
+ * rows (the bench's runs, docs/TUNE.md).
  */
 import { blend, selectEnsemble, type EnsembleCandidate, type EnsembleChoice } from "./ensemble.js";
 import { seededRandom, type Task } from "./data.js";
