@@ -67,7 +67,9 @@ describe("hpo tune", () => {
     const within = oob.filter((x) => x.weight >= lowest.weight && x.excess <= x.excessSd).map((x) => x.weight);
     expect(result.portfolio.weight).toBe(Math.max(lowest.weight, ...within));
     expect(r.stderr).toContain(`lowest at ${lowest.weight}, chosen: the largest share within one SD of it`);
-    expect(r.stdout).toContain(`portfolio share: ${result.portfolio.weight} (trials 0, 1, 2)`);
+    expect(r.stdout).toContain(
+      `portfolio share: ${result.portfolio.weight} (trials 0, 1, 2); lowest bootstrap out-of-bag loss at ${lowest.weight}, the largest share within one standard deviation of it taken`,
+    );
     // BBC-CV's estimate of the final model's accuracy: the chosen share's out-of-bag score.
     expect(result.outOfBagScore).toBe(result.portfolio.outOfBag.find((x) => x.weight === result.portfolio.weight)!.score);
     expect(result.outOfBagScore).toBeGreaterThan(0.5);

@@ -175,7 +175,9 @@ export async function tuneMain(argv: readonly string[], io: CliIo, signal: Abort
         `\nbest trial ${r.bestTrial} of study ${r.study} (backend ${r.backend})\n${params}\n` +
           `${r.folds > 1 ? `${r.folds}-fold cross-` : ""}validation ${metric} (best trial): ${r.validationScore.toFixed(4)}\n` +
           `final model: ${r.refit ? `refit on the ${r.finalTrainRows} non-test rows (${r.refitSeeds} seed(s) each${r.members.some((m) => m.refits < r.refitSeeds) ? ", one for an exactly solved linear trial" : ""})${r.bag ? ` + the trials' own ${r.folds > 1 ? "fold models" : "models"}` : ""}` : "the trial models"}, ${r.members.length === 1 ? "the best trial" : `weighted mean of trials ${r.members.map((m) => `${m.trial} (${m.weight.toFixed(2)})`).join(", ")}`}\n` +
-          (r.portfolio.trials.length > 0 ? `portfolio share: ${r.portfolio.weight} (trials ${r.portfolio.trials.join(", ")})\n` : "") +
+          (r.portfolio.trials.length > 0
+            ? `portfolio share: ${r.portfolio.weight} (trials ${r.portfolio.trials.join(", ")})${r.portfolio.lowestLossWeight !== undefined ? `; lowest bootstrap out-of-bag loss at ${r.portfolio.lowestLossWeight}, the largest share within one standard deviation of it taken` : ""}\n`
+            : "") +
           (r.outOfBagScore !== undefined ? `bootstrap out-of-bag ${metric} (less optimistic than the validation score it was chosen on): ${r.outOfBagScore.toFixed(4)}\n` : "") +
           `held-out test ${metric}: ${r.testScore.toFixed(4)}\n` +
           `model: ${r.modelPath}\nreport: ${r.reportPath}\n` +
