@@ -21,7 +21,7 @@ import { TrialState } from "../../client/gen/hpod/v1/trial.js";
 import { parseGpuList, queryNvidiaSmi, selectGpus } from "../gpu-discovery.js";
 import { planCpuSlots, planGpuSlots, type Slot } from "../slots.js";
 import { loadTf, type BackendName, type Tf } from "./backend.js";
-import { kFolds, loadDataset, splitDataset, take, type Dataset, type Task } from "./data.js";
+import { kFolds, loadDataset, splitDataset, take, TuneDataError, type Dataset, type Task } from "./data.js";
 import { renderCharts, renderReport, type ReportInput, type ReportTrial, type ScalarParam } from "./report.js";
 import { saveModel } from "./save.js";
 import { tuneStudyJson } from "./space.js";
@@ -285,6 +285,30 @@ export function autoFolds(nonTestRows: number): number {
   return nonTestRows <= 300 ? 5 : nonTestRows <= 1000 ? 3 : 1;
 }
 
+/**
+ * The folds of a run: `requested` (--folds; undefined or 0: autoFolds) on
+ * the non-test rows `indices`. An explicit count the rows cannot fill is a
+ * data error, not silently lowered: more folds than rows, or (stratified
+ * classification) than the rarest class's rows, leaves folds without a
+ * class to validate on. The automatic count is lowered to the rarest
+ * class's rows instead (1, the plain split, below 2).
+ */
+export function foldCount(dataset: Dataset, indices: readonly number[], requested: number | undefined): number {
+  const rarest =
+    dataset.task === "classification"
+      ? dataset.classes.map((name, c) => ({ name, n: indices.filter((i) => dataset.y[i] === c).length })).reduce((a, b) => (b.n < a.n ? b : a))
+      : undefined;
+  if (requested === undefined || requested === 0) {
+    const k = Math.min(autoFolds(indices.length), rarest?.n ?? Infinity);
+    return k < 2 ? 1 : k;
+  }
+  if (requested > indices.length) throw new TuneDataError(`${indices.length} tuning (non-test) rows, fewer than the ${requested} folds asked for (--folds)`);
+  if (rarest !== undefined && requested > rarest.n) {
+    throw new TuneDataError(`class ${rarest.name} has ${rarest.n} tuning (non-test) rows, fewer than the ${requested} folds asked for (--folds); use --folds ${Math.max(1, rarest.n)} or fewer`);
+  }
+  return Math.max(1, requested);
+}
+
 /** The epoch cap for --epochs auto: about 500 batches of 32 rows, within 30..100 epochs. */
 export function autoEpochs(trainRows: number): number {
   return Math.min(100, Math.max(30, Math.ceil((500 * 32) / Math.max(1, trainRows))));
@@ -368,7 +392,7 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
   const train = take(dataset, split.train);
   const val = take(dataset, split.validation);
   const nonTest = [...split.train, ...split.validation];
-  const folds = o.folds === undefined || o.folds === 0 ? autoFolds(nonTest.length) : Math.max(1, Math.min(o.folds, nonTest.length));
+  const folds = foldCount(dataset, nonTest, o.folds);
   const base = {
     task: dataset.task,
     classes: dataset.classes.length,

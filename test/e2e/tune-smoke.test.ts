@@ -142,6 +142,10 @@ describe("hpo tune", () => {
     const bad = await hpo(["tune", "--data", DATA, "--target", "label"]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/target column "label" not found; columns: x0, x1/);
+    // Fewer rows than folds: breast cancer's rarest class has about 170 tuning rows.
+    const folds = await hpo(["tune", "--data", DATA, "--target", "target", "--folds", "400"]);
+    expect(folds.code).toBe(1);
+    expect(folds.stderr).toMatch(/class 0 has \d+ tuning \(non-test\) rows, fewer than the 400 folds asked for \(--folds\); use --folds \d+ or fewer/);
     const usage = await hpo(["tune", "--data", DATA]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--target is required/);

@@ -12,14 +12,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TrialPruned } from "../../client/trial-pruned.js";
 import { flipImage, mixup, rotateImage, shiftImage } from "../../gpu-runner/tfjs/augment.js";
 import { loadTf, type Tf } from "../../gpu-runner/tfjs/backend.js";
-import { kFolds, loadDataset, seededRandom, splitDataset, take } from "../../gpu-runner/tfjs/data.js";
+import { kFolds, loadDataset, seededRandom, splitDataset, take, TuneDataError, type Dataset } from "../../gpu-runner/tfjs/data.js";
 import { solveElasticNet } from "../../gpu-runner/tfjs/elastic-net.js";
 import { blend, selectEnsemble } from "../../gpu-runner/tfjs/ensemble.js";
 import { fitPreprocessor, outputWidth, transform } from "../../gpu-runner/tfjs/preprocess.js";
 import { parameterImportance, renderReport } from "../../gpu-runner/tfjs/report.js";
 import { saveModel } from "../../gpu-runner/tfjs/save.js";
 import { buildModel, DEFAULT_PARAMS, predict, predictionLoss, trainFolds, trainMlp, type EpochInfo, type TrainData } from "../../gpu-runner/tfjs/trainable.js";
-import { autoEpochs, autoFolds } from "../../gpu-runner/tfjs/tune.js";
+import { autoEpochs, autoFolds, foldCount } from "../../gpu-runner/tfjs/tune.js";
 import { Registry } from "prom-client";
 import type { Tensor } from "@tensorflow/tfjs";
 
@@ -304,6 +304,26 @@ describe("linear models, k folds and refits", () => {
     expect(autoEpochs(100)).toBe(100);
     expect(autoEpochs(300)).toBe(54);
     expect(autoEpochs(5000)).toBe(30);
+  });
+
+  it("refuses explicit folds the tuning rows cannot fill, and lowers automatic ones to the rarest class", () => {
+    // 10 rows: class "a" 7, class "b" 3.
+    const d: Dataset = { featureNames: ["x"], x: Array.from({ length: 10 }, (_, i) => [i]), y: [0, 0, 0, 0, 0, 0, 0, 1, 1, 1], task: "classification", classes: ["a", "b"], target: "y" };
+    const all = [...Array(10).keys()];
+    expect(foldCount(d, all, 3)).toBe(3);
+    expect(foldCount(d, all, 1)).toBe(1);
+    expect(() => foldCount(d, all, 4)).toThrow(TuneDataError);
+    expect(() => foldCount(d, all, 4)).toThrow("class b has 3 tuning (non-test) rows, fewer than the 4 folds asked for (--folds); use --folds 3 or fewer");
+    expect(() => foldCount(d, all, 11)).toThrow("10 tuning (non-test) rows, fewer than the 11 folds asked for (--folds)");
+    // Auto: 5 for 10 rows, lowered to the rarest class's 3; a class of one row leaves the plain split.
+    expect(foldCount(d, all, undefined)).toBe(3);
+    expect(foldCount(d, all, 0)).toBe(3);
+    expect(foldCount(d, [0, 1, 2, 3, 4, 5, 7], undefined)).toBe(1);
+    // Regression: only the row count limits.
+    const r: Dataset = { ...d, task: "regression", classes: [] };
+    expect(foldCount(r, all, 10)).toBe(10);
+    expect(foldCount(r, all, undefined)).toBe(5);
+    expect(() => foldCount(r, all, 11)).toThrow(TuneDataError);
   });
 });
 
