@@ -32,7 +32,8 @@ Options:
   --epochs N|auto      most epochs per trial (default auto: about 500 batches of 32 rows,
                        30-100 epochs; early stopping ends sooner)
   --folds K|auto       k-fold cross-validation on the non-test rows; 1: one train/validation
-                       split (default auto: 5 up to 300 non-test rows, 3 up to 1000, else 1)
+                       split (default auto: 5 up to 300 non-test rows, 3 up to 1000, else 1, at
+                       most the rarest class's rows); a K the rows or a class cannot fill: exit 1
   --ensemble K         at most K trials in the final weighted ensemble, chosen greedily on the
                        validation predictions (default 5; 1: the best trial only)
   --portfolio-weight W|auto
