@@ -219,10 +219,7 @@ export function splitDataset(dataset: Dataset, options: SplitOptions): Split {
   const testFraction = options.testFraction ?? 0.2;
   const validationFraction = options.validationFraction ?? 0.2;
   const random = seededRandom(options.seed);
-  const groups: number[][] =
-    dataset.task === "classification"
-      ? dataset.classes.map((_, k) => dataset.y.flatMap((v, i) => (v === k ? [i] : [])))
-      : [dataset.y.map((_, i) => i)];
+  const groups = strata(dataset, dataset.y.map((_, i) => i));
   const split: Split = { train: [], validation: [], test: [] };
   for (const group of groups) {
     const rows = shuffle(group, random);
@@ -239,6 +236,11 @@ export function splitDataset(dataset: Dataset, options: SplitOptions): Split {
   return split;
 }
 
+/** The rows of `indices` (in their order) per class for classification, as one group for regression: what splits and folds stratify on. */
+export function strata(dataset: Dataset, indices: readonly number[]): number[][] {
+  return dataset.task === "classification" ? dataset.classes.map((_, c) => indices.filter((i) => dataset.y[i] === c)) : [[...indices]];
+}
+
 /**
  * `k` validation folds of `indices` (the non-test rows), fixed by `seed`:
  * classification deals each class's shuffled rows round-robin over the
@@ -248,8 +250,7 @@ export function splitDataset(dataset: Dataset, options: SplitOptions): Split {
 export function kFolds(dataset: Dataset, indices: readonly number[], k: number, seed: number): number[][] {
   const random = seededRandom((seed ^ 0x5bd1e995) >>> 0);
   const folds: number[][] = Array.from({ length: k }, () => []);
-  const groups: number[][] =
-    dataset.task === "classification" ? dataset.classes.map((_, c) => indices.filter((i) => dataset.y[i] === c)) : [[...indices]];
+  const groups = strata(dataset, indices);
   let next = 0;
   for (const group of groups) {
     for (const i of shuffle(group, random)) {

@@ -21,7 +21,7 @@ import { TrialState } from "../../client/gen/hpod/v1/trial.js";
 import { parseGpuList, queryNvidiaSmi, selectGpus } from "../gpu-discovery.js";
 import { planCpuSlots, planGpuSlots, type Slot } from "../slots.js";
 import { loadTf, type BackendName, type Tf } from "./backend.js";
-import { kFolds, loadDataset, splitDataset, take, TuneDataError, type Dataset, type Task } from "./data.js";
+import { kFolds, loadDataset, splitDataset, strata, take, TuneDataError, type Dataset, type Task } from "./data.js";
 import { renderCharts, renderReport, type ReportInput, type ReportTrial, type ScalarParam } from "./report.js";
 import { saveModel } from "./save.js";
 import { tuneStudyJson } from "./space.js";
@@ -294,17 +294,16 @@ export function autoFolds(nonTestRows: number): number {
  * class's rows instead (1, the plain split, below 2).
  */
 export function foldCount(dataset: Dataset, indices: readonly number[], requested: number | undefined): number {
-  const rarest =
-    dataset.task === "classification"
-      ? dataset.classes.map((name, c) => ({ name, n: indices.filter((i) => dataset.y[i] === c).length })).reduce((a, b) => (b.n < a.n ? b : a))
-      : undefined;
+  // The smallest stratum: the rarest class, or all rows for regression.
+  const sizes = strata(dataset, indices).map((g) => g.length);
+  const fewest = Math.min(...sizes);
   if (requested === undefined || requested === 0) {
-    const k = Math.min(autoFolds(indices.length), rarest?.n ?? Infinity);
+    const k = Math.min(autoFolds(indices.length), fewest);
     return k < 2 ? 1 : k;
   }
   if (requested > indices.length) throw new TuneDataError(`${indices.length} tuning (non-test) rows, fewer than the ${requested} folds asked for (--folds)`);
-  if (rarest !== undefined && requested > rarest.n) {
-    throw new TuneDataError(`class ${rarest.name} has ${rarest.n} tuning (non-test) rows, fewer than the ${requested} folds asked for (--folds); use --folds ${Math.max(1, rarest.n)} or fewer`);
+  if (requested > fewest) {
+    throw new TuneDataError(`class ${dataset.classes[sizes.indexOf(fewest)]} has ${fewest} tuning (non-test) rows, fewer than the ${requested} folds asked for (--folds); use --folds ${Math.max(1, fewest)} or fewer`);
   }
   return Math.max(1, requested);
 }
@@ -522,13 +521,10 @@ export async function runTune(o: TuneOptions): Promise<TuneResult> {
         : selectEnsemble(dataset.task, validationY, pool, { maxMembers: ensembleSize });
     // The portfolio's share: see prior-blend.ts for why and how it is chosen.
     const prior = ensembleSize > 1 ? candidates.filter((c) => portfolioIds.includes(c.id) && c.models !== undefined).map((c) => c.id) : [];
-    const portfolioChoice =
-      prior.length === 0 || o.portfolioWeight === 0
-        ? { weight: 0, outOfBag: [] }
-        : o.portfolioWeight === undefined || o.portfolioWeight === "auto"
-          ? choosePriorWeight(dataset.task, validationY, candidates, prior, { maxMembers: ensembleSize, pool: POOL, seed: o.seed })
-          : { weight: o.portfolioWeight, outOfBag: [] };
-    const lowestLossWeight = "lowestLossWeight" in portfolioChoice ? portfolioChoice.lowestLossWeight : undefined;
+    const fixedShare = typeof o.portfolioWeight === "number" ? o.portfolioWeight : undefined;
+    const chosenShare = prior.length > 0 && fixedShare === undefined ? choosePriorWeight(dataset.task, validationY, candidates, prior, { maxMembers: ensembleSize, pool: POOL, seed: o.seed }) : undefined;
+    const portfolioChoice = { weight: prior.length === 0 ? 0 : (chosenShare?.weight ?? fixedShare ?? 0), outOfBag: chosenShare?.outOfBag ?? [] };
+    const lowestLossWeight = chosenShare?.lowestLossWeight;
     const finalMembers = mixWithPrior(selected.members, prior, portfolioChoice.weight);
     const outOfBagScore = portfolioChoice.outOfBag.find((x) => x.weight === portfolioChoice.weight)?.score;
     const finalValidation = blend(finalMembers.map((m) => ({ predictions: candidates.find((x) => x.id === m.id)!.predictions, weight: m.weight })));
